@@ -1,0 +1,85 @@
+package com.example.dapr.notification;
+
+import com.example.dapr.http.Env;
+import com.example.dapr.http.JsonErrors;
+import com.example.dapr.http.Logging;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
+import io.vertx.ext.healthchecks.Status;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.util.logging.Logger;
+
+/**
+ * notification-service: knows nothing about Dapr. Its sidecar forwards {@code /v1.0/invoke/notification-service/method/notify}
+ * here as {@code POST /notify}.
+ */
+public class NotificationVerticle extends VerticleBase {
+
+  static {
+    Logging.configure();
+  }
+
+  private static final Logger LOG = Logger.getLogger(NotificationVerticle.class.getName());
+
+  private final NotificationConfig config;
+  private HttpServer server;
+
+  public NotificationVerticle() {
+    this(NotificationConfig.from(Env.system()));
+  }
+
+  public NotificationVerticle(NotificationConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  public Future<?> start() {
+    DeliveryLog deliveries = vertx.sharedData().<String, DeliveryLog>getLocalMap("notification-service")
+      .computeIfAbsent("deliveries", k -> new DeliveryLog(config.recentLimit()));
+    NotifyHandler notify = new NotifyHandler(config.replica(), deliveries);
+
+    Router router = Router.router(vertx);
+    JsonErrors.install(router);
+    router.post("/notify").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    router.post("/notify").handler(notify::notify);
+    router.get("/notifications").handler(notify::list);
+    router.get("/health").handler(this::health);
+    router.get("/health/live").handler(liveness());
+    router.get("/health/ready").handler(readiness());
+
+    server = vertx.createHttpServer();
+    return server.requestHandler(router)
+      .listen(config.port())
+      .onSuccess(s -> LOG.info(() -> "notification-service replica " + config.replica()
+        + " listening on port " + s.actualPort()));
+  }
+
+  /** The actual port, useful when APP_PORT is 0 (tests). */
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  private void health(RoutingContext ctx) {
+    ctx.response()
+      .putHeader("Content-Type", "application/json")
+      .end(new JsonObject().put("status", "healthy").put("replica", config.replica()).encode());
+  }
+
+  private HealthCheckHandler liveness() {
+    return HealthCheckHandler.create(vertx)
+      .register("event-loop", promise -> promise.complete(Status.OK()));
+  }
+
+  private HealthCheckHandler readiness() {
+    // Nothing downstream: ready as soon as the server accepts requests, which is when this route can answer.
+    return HealthCheckHandler.create(vertx)
+      .register("http-server", promise -> promise.complete(
+        server != null && server.actualPort() > 0 ? Status.OK() : Status.KO()));
+  }
+}

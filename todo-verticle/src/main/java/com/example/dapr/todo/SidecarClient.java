@@ -1,0 +1,243 @@
+package com.example.dapr.todo;
+
+import com.example.dapr.todo.SidecarException.Kind;
+import io.vertx.circuitbreaker.CircuitBreaker;
+import io.vertx.circuitbreaker.CircuitBreakerOptions;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.circuitbreaker.OpenCircuitException;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpResponseExpectation;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpRequest;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+
+import java.net.ConnectException;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * Every call todo-api makes to its Dapr sidecar's HTTP API: state save and get, service invocation, health.
+ * One {@link WebClient} with an explicit pool; each target (the state store, the invoked app) behind its own
+ * {@link CircuitBreaker}; a timeout on every call; retries with jittered backoff only for idempotent calls.
+ */
+public final class SidecarClient {
+
+  private static final Logger LOG = Logger.getLogger(SidecarClient.class.getName());
+
+  private final Vertx vertx;
+  private final TodoConfig config;
+  private final WebClient client;
+  private final CircuitBreaker stateBreaker;
+  private final CircuitBreaker invokeBreaker;
+  private final Backoff retryBackoff;
+  private final String statePath;
+  private final String invokePath;
+  private final String invokeTarget;
+
+  SidecarClient(Vertx vertx, TodoConfig config) {
+    this.vertx = vertx;
+    this.config = config;
+    this.client = WebClient.create(vertx,
+      new WebClientOptions()
+        .setDefaultHost(config.sidecarHost())
+        .setDefaultPort(config.sidecarHttpPort())
+        .setKeepAlive(true)
+        .setTcpNoDelay(true)
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, config.stateTimeoutMs()))
+        .setUserAgent("todo-api"),
+      // The default pool of 5 connections would queue most requests under load; the wait queue is bounded so that
+      // an overload fails fast instead of piling up memory.
+      new PoolOptions().setHttp1MaxSize(config.poolSize()).setMaxWaitQueueSize(config.maxWaitQueue()));
+    this.invokeTarget = config.notificationAppId() + "/" + config.notifyMethod();
+    this.stateBreaker = breaker("state store " + config.stateStore(), config.stateTimeoutMs());
+    this.invokeBreaker = breaker("invoke " + invokeTarget, config.notifyTimeoutMs());
+    this.retryBackoff = new Backoff(config.retryInitialDelayMs(), config.retryMaxDelayMs());
+    this.statePath = "/v1.0/state/" + config.stateStore();
+    this.invokePath = config.invokeMode() == TodoConfig.InvokeMode.PATH
+      ? "/v1.0/invoke/" + config.notificationAppId() + "/method/" + config.notifyMethod()
+      : "/" + config.notifyMethod();
+  }
+
+  private CircuitBreaker breaker(String name, long timeoutMs) {
+    CircuitBreaker breaker = CircuitBreaker.create(name, vertx, new CircuitBreakerOptions()
+      .setMaxFailures(config.breakerMaxFailures())
+      .setTimeout(timeoutMs)
+      .setResetTimeout(config.breakerResetMs())
+      .setFallbackOnFailure(false));
+    breaker.openHandler(v -> LOG.warning(() -> "circuit breaker '" + name + "' OPEN after "
+        + config.breakerMaxFailures() + " failures: calls fail fast for " + config.breakerResetMs() + " ms"))
+      .halfOpenHandler(v -> LOG.info(() -> "circuit breaker '" + name + "' HALF-OPEN: letting one call through"))
+      .closeHandler(v -> LOG.info(() -> "circuit breaker '" + name + "' CLOSED"));
+    return breaker;
+  }
+
+  /**
+   * {@code POST /v1.0/state/{store}}. With an {@code etag} the save is conditional (first-write concurrency): a stale
+   * one fails with the sidecar's 409 and is not retried. Without one the save is idempotent and retried.
+   */
+  public Future<Void> saveState(String key, JsonObject value, String etag) {
+    JsonObject item = new JsonObject().put("key", key).put("value", value);
+    if (etag != null) {
+      item.put("etag", etag).put("options", new JsonObject().put("concurrency", "first-write"));
+    }
+    Buffer body = new JsonArray().add(item).toBuffer();
+    String operation = "save state " + key;
+    Supplier<Future<HttpResponse<Buffer>>> save = () -> call(stateBreaker, operation, HttpMethod.POST, statePath,
+      body, null, config.stateTimeoutMs());
+    return (etag == null ? withRetries(save) : save.get())
+      .compose(response -> expectSuccess(operation, response))
+      .mapEmpty();
+  }
+
+  /** {@code GET /v1.0/state/{store}/{key}}: the value and its ETag, or null when the key has no value. */
+  public Future<StateEntry> getState(String key) {
+    String operation = "get state " + key;
+    return withRetries(() -> call(stateBreaker, operation, HttpMethod.GET, statePath + "/" + key, null, null,
+      config.stateTimeoutMs()))
+      .compose(response -> expectSuccess(operation, response))
+      .compose(response -> {
+        // Dapr answers 204 No Content for a key that has no value.
+        if (response.statusCode() == 204 || response.body() == null || response.body().length() == 0) {
+          return Future.succeededFuture(null);
+        }
+        try {
+          return Future.succeededFuture(new StateEntry(response.bodyAsJsonObject(), response.getHeader("ETag")));
+        } catch (DecodeException | ClassCastException e) {
+          return Future.failedFuture(new SidecarException(Kind.ERROR_RESPONSE, operation, response.statusCode(), null,
+            operation + ": the stored value is not a JSON object", e));
+        }
+      });
+  }
+
+  /**
+   * Invokes the notification method of notification-service through the sidecar, in the configured form
+   * ({@code /v1.0/invoke/...} or the {@code dapr-app-id} header). Not retried: a notification is not idempotent.
+   *
+   * @return the invoked app's JSON answer (an empty object when it sent no body)
+   */
+  public Future<JsonObject> invokeNotification(JsonObject payload) {
+    String operation = "invoke " + invokeTarget;
+    String appIdHeader = config.invokeMode() == TodoConfig.InvokeMode.HEADER ? config.notificationAppId() : null;
+    return call(invokeBreaker, operation, HttpMethod.POST, invokePath, payload.toBuffer(), appIdHeader,
+      config.notifyTimeoutMs())
+      .compose(response -> expectSuccess(operation, response))
+      .map(response -> {
+        Buffer body = response.body();
+        if (body == null || body.length() == 0) {
+          return new JsonObject();
+        }
+        try {
+          return body.toJsonObject();
+        } catch (DecodeException | ClassCastException notAnObject) {
+          return new JsonObject().put("raw", body.toString());
+        }
+      });
+  }
+
+  /** {@code GET /v1.0/healthz/outbound}: whether the sidecar is ready to serve the calls this app makes. */
+  public Future<Void> outboundHealth() {
+    HttpRequest<Buffer> request = client.get("/v1.0/healthz/outbound").timeout(config.stateTimeoutMs());
+    authorize(request);
+    return request.send().expecting(HttpResponseExpectation.SC_SUCCESS).mapEmpty();
+  }
+
+  public CircuitBreakerState stateBreakerState() {
+    return stateBreaker.state();
+  }
+
+  public CircuitBreakerState invokeBreakerState() {
+    return invokeBreaker.state();
+  }
+
+  /** How long an open breaker stays open, for a client's {@code Retry-After}. */
+  public long breakerResetMs() {
+    return config.breakerResetMs();
+  }
+
+  public void close() {
+    stateBreaker.close();
+    invokeBreaker.close();
+    client.close();
+  }
+
+  /**
+   * One call through {@code breaker}. A 5xx answer, a timeout or a connection failure count as breaker failures; a
+   * 4xx answer does not (the sidecar is healthy, the request was wrong) and reaches the caller as a response.
+   */
+  private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
+                                            Buffer body, String appIdHeader, long timeoutMs) {
+    return breaker.<HttpResponse<Buffer>>execute(() -> {
+      HttpRequest<Buffer> request = client.request(method, uri)
+        .idleTimeout(timeoutMs)
+        .connectTimeout(timeoutMs);
+      authorize(request);
+      if (appIdHeader != null) {
+        request.putHeader("dapr-app-id", appIdHeader);
+      }
+      Future<HttpResponse<Buffer>> sent = body == null
+        ? request.send()
+        : request.putHeader("Content-Type", "application/json").sendBuffer(body);
+      return sent.compose(response -> response.statusCode() >= 500
+        ? Future.failedFuture(SidecarException.fromResponse(operation, response.statusCode(), response.body()))
+        : Future.succeededFuture(response));
+    }).recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
+  }
+
+  private void authorize(HttpRequest<Buffer> request) {
+    if (config.apiToken() != null) {
+      request.putHeader("dapr-api-token", config.apiToken());
+    }
+  }
+
+  private SidecarException describe(String operation, Throwable failure, long timeoutMs) {
+    if (failure instanceof SidecarException known) {
+      return known;
+    }
+    if (failure instanceof OpenCircuitException) {
+      return new SidecarException(Kind.CIRCUIT_OPEN, operation, 0, null,
+        operation + ": circuit breaker open after repeated failures, not calling the sidecar", failure);
+    }
+    if (failure instanceof io.vertx.circuitbreaker.TimeoutException
+      || failure instanceof java.util.concurrent.TimeoutException) {
+      return new SidecarException(Kind.TIMEOUT, operation, 0, null,
+        operation + ": no answer from the sidecar within " + timeoutMs + " ms", failure);
+    }
+    String where = config.sidecarHost() + ":" + config.sidecarHttpPort();
+    String reason = failure instanceof ConnectException ? "cannot connect to the Dapr sidecar at " + where
+      : "call to the Dapr sidecar at " + where + " failed: " + failure;
+    return new SidecarException(Kind.UNREACHABLE, operation, 0, null, operation + ": " + reason, failure);
+  }
+
+  private static Future<HttpResponse<Buffer>> expectSuccess(String operation, HttpResponse<Buffer> response) {
+    int status = response.statusCode();
+    return status >= 200 && status < 300
+      ? Future.succeededFuture(response)
+      : Future.failedFuture(SidecarException.fromResponse(operation, status, response.body()));
+  }
+
+  private <T> Future<T> withRetries(Supplier<Future<T>> call) {
+    return attempt(call, 0);
+  }
+
+  private <T> Future<T> attempt(Supplier<Future<T>> call, int retry) {
+    return call.get().recover(failure -> {
+      if (retry >= config.stateRetries() || !(failure instanceof SidecarException e) || !e.isTransient()) {
+        return Future.failedFuture(failure);
+      }
+      long delay = retryBackoff.delayMs(retry);
+      LOG.fine(() -> e.getMessage() + "; retry " + (retry + 1) + "/" + config.stateRetries() + " in " + delay + " ms");
+      Promise<T> next = Promise.promise();
+      vertx.setTimer(delay, id -> attempt(call, retry + 1).onComplete(next));
+      return next.future();
+    });
+  }
+}
