@@ -17,7 +17,7 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
 
   public static NotificationConfig from(Env env) {
     return new NotificationConfig(
-      env.port("APP_PORT", 8001),
+      (int) env.number("APP_PORT", 8001, 0, 65_535),
       env.string("REPLICA_ID", env.string("HOSTNAME", localHostName())),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
       (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000));

@@ -40,7 +40,7 @@ public record TodoConfig(
 
   public static TodoConfig from(Env env) {
     return new TodoConfig(
-      env.port("APP_PORT", 8000),
+      (int) env.number("APP_PORT", 8000, 0, 65_535),
       env.string("DAPR_SIDECAR_IP", "127.0.0.1"),
       env.port("DAPR_HTTP_PORT", 3500),
       env.string("DAPR_API_TOKEN", null),
