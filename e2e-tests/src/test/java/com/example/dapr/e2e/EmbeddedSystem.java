@@ -1,0 +1,179 @@
+package com.example.dapr.e2e;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The embedded system as the README starts it ({@code scripts/run.sh --detach}), in a run folder of its own under
+ * {@code target/} and on ports shifted by {@code PORT_OFFSET}, so it never meets a system a user has running. It can
+ * kill a process and start it again with the very command line and environment it had.
+ */
+final class EmbeddedSystem implements AutoCloseable {
+
+  private static final Path ROOT = Path.of(System.getProperty("project.root", "..")).toAbsolutePath().normalize();
+  private static final Path WORK = Path.of(System.getProperty("e2e.work", "target/e2e")).toAbsolutePath();
+
+  private final Path runDir;
+  private final int portOffset;
+  private final Map<String, String> env;
+  private final Map<String, Launch> killed = new HashMap<>();
+
+  /** How a process was started, read from /proc before it was killed. */
+  private record Launch(List<String> command, Map<String, String> environment, Path workingDir) {
+  }
+
+  private EmbeddedSystem(Path runDir, int portOffset, Map<String, String> env) {
+    this.runDir = runDir;
+    this.portOffset = portOffset;
+    this.env = env;
+  }
+
+  /** Starts the system and waits until {@code scripts/run.sh} says it is ready (every sidecar healthy, invocation working). */
+  static EmbeddedSystem start(String name, int portOffset, String... runArgs) throws Exception {
+    Path runDir = WORK.resolve(name);
+    Files.createDirectories(runDir);
+    Map<String, String> env = new HashMap<>();
+    env.put("RUN_DIR", runDir.toString());
+    env.put("PORT_OFFSET", String.valueOf(portOffset));
+    EmbeddedSystem system = new EmbeddedSystem(runDir, portOffset, env);
+    system.stopQuietly();
+    List<String> command = new ArrayList<>(List.of("bash", ROOT.resolve("scripts/run.sh").toString(), "--detach"));
+    command.addAll(List.of(runArgs));
+    Path log = runDir.resolve("run.sh.log");
+    int exit = system.script(command, log, 300);
+    if (exit != 0) {
+      throw new IllegalStateException("scripts/run.sh " + String.join(" ", runArgs) + " failed with exit " + exit
+        + ":\n" + tail(log, 40));
+    }
+    return system;
+  }
+
+  private int script(List<String> command, Path log, long timeoutSeconds) throws Exception {
+    ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile())
+      .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(env);
+    Process process = builder.start();
+    if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException(command + " did not finish in " + timeoutSeconds + " s:\n" + tail(log, 40));
+    }
+    return process.exitValue();
+  }
+
+  int todoPort() {
+    return 8000 + portOffset;
+  }
+
+  int todoSidecarPort() {
+    return 3500 + portOffset;
+  }
+
+  int replicaPort(int k) {
+    return 8000 + k + portOffset;
+  }
+
+  Path logs() {
+    return runDir.resolve("logs");
+  }
+
+  /** The processes of the run folder: name to PID, the last line of a name winning (a restart appends one). */
+  Map<String, Long> processes() throws IOException {
+    Map<String, Long> processes = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(runDir.resolve("processes"))) {
+      String[] parts = line.trim().split("\\s+");
+      if (parts.length >= 2) {
+        processes.put(parts[0], Long.parseLong(parts[1]));
+      }
+    }
+    return processes;
+  }
+
+  /** The address {@code scripts/run.sh} recorded for {@code name}, such as {@code redis://127.0.0.1:40123}. */
+  String url(String name) throws IOException {
+    for (String line : Files.readAllLines(runDir.resolve("processes"))) {
+      String[] parts = line.trim().split("\\s+");
+      if (parts.length >= 3 && parts[0].equals(name)) {
+        return parts[2];
+      }
+    }
+    throw new IllegalStateException("no process " + name + " in " + runDir.resolve("processes"));
+  }
+
+  /** SIGKILLs {@code name} (for example {@code notification-2} or {@code notification-2-daprd}), remembering how to restart it. */
+  void kill(String name) throws Exception {
+    long pid = processes().get(name);
+    Path proc = Path.of("/proc", String.valueOf(pid));
+    List<String> command = nulSeparated(Files.readAllBytes(proc.resolve("cmdline")));
+    Map<String, String> environment = new LinkedHashMap<>();
+    for (String entry : nulSeparated(Files.readAllBytes(proc.resolve("environ")))) {
+      int eq = entry.indexOf('=');
+      if (eq > 0) {
+        environment.put(entry.substring(0, eq), entry.substring(eq + 1));
+      }
+    }
+    killed.put(name, new Launch(command, environment, proc.resolve("cwd").toRealPath()));
+    ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException(name + " is not running"));
+    handle.destroyForcibly();
+    handle.onExit().get(10, TimeUnit.SECONDS);
+  }
+
+  /** Starts a killed process again as it was; scripts/run.sh stop will stop it too. */
+  void restart(String name) throws Exception {
+    Launch launch = killed.remove(name);
+    ProcessBuilder builder = new ProcessBuilder(launch.command()).directory(launch.workingDir().toFile())
+      .redirectErrorStream(true)
+      .redirectOutput(ProcessBuilder.Redirect.appendTo(logs().resolve(name + ".log").toFile()))
+      .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    builder.environment().clear();
+    builder.environment().putAll(launch.environment());
+    Process process = builder.start();
+    Files.writeString(runDir.resolve("processes"), name + " " + process.pid() + " restarted\n",
+      StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+  }
+
+  @Override
+  public void close() throws Exception {
+    script(List.of("bash", ROOT.resolve("scripts/run.sh").toString(), "stop"), runDir.resolve("run.sh.log"), 60);
+  }
+
+  private void stopQuietly() {
+    try {
+      if (Files.exists(runDir.resolve("processes"))) {
+        close();
+      }
+    } catch (Exception e) {
+      System.err.println("could not stop an earlier run in " + runDir + ": " + e);
+    }
+  }
+
+  private static List<String> nulSeparated(byte[] bytes) {
+    List<String> parts = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i < bytes.length; i++) {
+      if (bytes[i] == 0) {
+        parts.add(new String(bytes, start, i - start, StandardCharsets.UTF_8));
+        start = i + 1;
+      }
+    }
+    return parts;
+  }
+
+  static String tail(Path file, int lines) {
+    try {
+      List<String> all = Files.readAllLines(file);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log at " + file + ")";
+    }
+  }
+}

@@ -1,0 +1,96 @@
+package com.example.dapr.e2e;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
+
+/** A loopback HTTP client for the end-to-end tests: blocking calls for the test thread, and bounded concurrent load. */
+final class Http implements AutoCloseable {
+
+  private final Vertx vertx = Vertx.vertx();
+  private final WebClient client = WebClient.create(vertx,
+    new WebClientOptions().setDefaultHost("127.0.0.1").setKeepAlive(true),
+    new PoolOptions().setHttp1MaxSize(64));
+
+  Vertx vertx() {
+    return vertx;
+  }
+
+  WebClient client() {
+    return client;
+  }
+
+  HttpResponse<Buffer> get(int port, String path) throws Exception {
+    return client.get(port, "127.0.0.1", path).timeout(10_000).send().await(15, TimeUnit.SECONDS);
+  }
+
+  HttpResponse<Buffer> postJson(int port, String path, JsonObject body, String... headers) throws Exception {
+    return postAsync(port, path, body, headers).await(15, TimeUnit.SECONDS);
+  }
+
+  Future<HttpResponse<Buffer>> postAsync(int port, String path, JsonObject body, String... headers) {
+    var request = client.post(port, "127.0.0.1", path).timeout(10_000);
+    for (int i = 0; i < headers.length; i += 2) {
+      request.putHeader(headers[i], headers[i + 1]);
+    }
+    return request.sendJsonObject(body);
+  }
+
+  /**
+   * Runs {@code total} calls, at most {@code concurrency} at a time, and answers their outcomes in completion order;
+   * a failed call is a failed future in the list, so nothing is lost and nothing hangs the test.
+   */
+  <T> List<Future<T>> run(int total, int concurrency, IntFunction<Future<T>> call) throws Exception {
+    List<Future<T>> results = Collections.synchronizedList(new ArrayList<>(total));
+    AtomicInteger next = new AtomicInteger();
+    Promise<Void> done = Promise.promise();
+    AtomicInteger finished = new AtomicInteger();
+    vertx.runOnContext(v -> {
+      for (int i = 0; i < Math.min(concurrency, total); i++) {
+        startNext(total, call, next, finished, results, done);
+      }
+    });
+    done.future().await(10, TimeUnit.MINUTES);
+    return results;
+  }
+
+  private <T> void startNext(int total, IntFunction<Future<T>> call, AtomicInteger next, AtomicInteger finished,
+                             List<Future<T>> results, Promise<Void> done) {
+    int index = next.getAndIncrement();
+    if (index >= total) {
+      return;
+    }
+    Future<T> future;
+    try {
+      future = call.apply(index);
+    } catch (RuntimeException e) {
+      future = Future.failedFuture(e);
+    }
+    future.onComplete(ar -> {
+      results.add(ar.succeeded() ? Future.succeededFuture(ar.result()) : Future.failedFuture(ar.cause()));
+      if (finished.incrementAndGet() == total) {
+        done.tryComplete();
+      } else {
+        startNext(total, call, next, finished, results, done);
+      }
+    });
+  }
+
+  @Override
+  public void close() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,199 @@
+package com.example.dapr.e2e;
+
+import com.example.dapr.http.Env;
+import com.example.dapr.todo.TodoConfig;
+import com.example.dapr.todo.TodoVerticle;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * todo-api and three notification-service replicas behind real daprd sidecars, started as the README starts them, with
+ * Dapr's in-memory state store and the SQLite name resolver.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ServiceInvocationE2E {
+
+  private static final int REPLICAS = 3;
+
+  private EmbeddedSystem system;
+  private Http http;
+
+  @BeforeAll
+  void start() throws Exception {
+    system = EmbeddedSystem.start("invocation", 300);
+    http = new Http();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (http != null) {
+      http.close();
+    }
+    if (system != null) {
+      system.close();
+    }
+  }
+
+  private JsonObject create(int port, String title) throws Exception {
+    HttpResponse<Buffer> response = http.postJson(port, "/tasks", new JsonObject().put("title", title));
+    assertEquals(201, response.statusCode(), response.bodyAsString());
+    return response.bodyAsJsonObject();
+  }
+
+  private JsonObject deliveredAt(int replica, String taskId) throws Exception {
+    return http.get(system.replicaPort(replica), "/notifications?task_id=" + taskId).bodyAsJsonObject();
+  }
+
+  /** A todo-api verticle in this JVM, talking to the system's real todo-api sidecar with other settings. */
+  private int todoApiWith(String... settings) throws Exception {
+    Map<String, String> env = new HashMap<>(Map.of("APP_PORT", "0",
+      "DAPR_HTTP_PORT", String.valueOf(system.todoSidecarPort()), "REDELIVERY_ATTEMPTS", "0"));
+    for (int i = 0; i < settings.length; i += 2) {
+      env.put(settings[i], settings[i + 1]);
+    }
+    TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(env)));
+    http.vertx().deployVerticle(verticle).await(30, TimeUnit.SECONDS);
+    return verticle.actualPort();
+  }
+
+  @Test
+  void aCreatedTaskIsInTheStateStoreAndItsNotificationAtTheReplicaThatAnswered() throws Exception {
+    JsonObject task = create(system.todoPort(), "Buy groceries");
+    String id = task.getString("id");
+    JsonObject notification = task.getJsonObject("notification");
+    assertEquals("delivered", notification.getString("status"), notification::encode);
+
+    // Read back through the sidecar's own state API: Dapr adds the app-id key prefix (todo-api||task-...) itself.
+    HttpResponse<Buffer> stored = http.get(system.todoSidecarPort(), "/v1.0/state/statestore/task-" + id);
+    assertEquals(200, stored.statusCode());
+    assertEquals(new JsonObject().put("id", id).put("title", "Buy groceries").put("status", "pending")
+      .put("created_at", task.getString("created_at")), stored.bodyAsJsonObject());
+    HttpResponse<Buffer> viaApi = http.get(system.todoPort(), "/tasks/" + id);
+    assertEquals(stored.bodyAsJsonObject(), viaApi.bodyAsJsonObject());
+    assertEquals("\"" + stored.getHeader("ETag") + "\"", viaApi.getHeader("ETag"));
+
+    String replica = notification.getString("replica");
+    int k = Integer.parseInt(replica.substring("notification-".length()));
+    JsonObject atReplica = deliveredAt(k, id);
+    assertEquals(1, atReplica.getJsonArray("recent").size(), atReplica::encode);
+    assertEquals("Todo created: Buy groceries", atReplica.getJsonArray("recent").getJsonObject(0).getString("message"));
+    for (int other = 1; other <= REPLICAS; other++) {
+      if (other != k) {
+        assertEquals(0, deliveredAt(other, id).getJsonArray("recent").size(), "replica " + other);
+      }
+    }
+  }
+
+  @Test
+  void completingATaskThroughTheRealStoreHonoursEtags() throws Exception {
+    String id = create(system.todoPort(), "Water plants").getString("id");
+    String etag = http.get(system.todoPort(), "/tasks/" + id).getHeader("ETag");
+
+    HttpResponse<Buffer> completed = http.client().patch(system.todoPort(), "127.0.0.1", "/tasks/" + id)
+      .putHeader("If-Match", etag).sendJsonObject(new JsonObject().put("status", "completed")).await(15, TimeUnit.SECONDS);
+    assertEquals(200, completed.statusCode(), completed.bodyAsString());
+    assertEquals("delivered", completed.bodyAsJsonObject().getJsonObject("notification").getString("status"));
+
+    HttpResponse<Buffer> stale = http.client().patch(system.todoPort(), "127.0.0.1", "/tasks/" + id)
+      .putHeader("If-Match", etag).sendJsonObject(new JsonObject().put("title", "x")).await(15, TimeUnit.SECONDS);
+    assertEquals(412, stale.statusCode(), stale.bodyAsString());
+    assertEquals("completed", http.get(system.todoSidecarPort(), "/v1.0/state/statestore/task-" + id)
+      .bodyAsJsonObject().getString("status"));
+  }
+
+  @Test
+  void bothInvocationFormsWorkThroughTheRealSidecar() throws Exception {
+    JsonObject body = new JsonObject().put("message", "direct").put("task_id", "form-check");
+    HttpResponse<Buffer> path = http.postJson(system.todoSidecarPort(),
+      "/v1.0/invoke/notification-service/method/notify", body);
+    assertEquals(200, path.statusCode(), path.bodyAsString());
+    assertEquals("delivered", path.bodyAsJsonObject().getString("status"));
+    HttpResponse<Buffer> header = http.postJson(system.todoSidecarPort(), "/notify", body,
+      "dapr-app-id", "notification-service");
+    assertEquals(200, header.statusCode(), header.bodyAsString());
+    assertEquals("delivered", header.bodyAsJsonObject().getString("status"));
+
+    int headerForm = todoApiWith("INVOKE_MODE", "header");
+    JsonObject notification = create(headerForm, "Header form").getJsonObject("notification");
+    assertEquals("delivered", notification.getString("status"), notification::encode);
+    assertNotNull(notification.getString("replica"));
+  }
+
+  @Test
+  void aWrongAppIdBringsDaprsErrDirectInvokeIntoTheAnswer() throws Exception {
+    int wrongAppId = todoApiWith("NOTIFICATION_APP_ID", "no-such-service");
+
+    JsonObject notification = create(wrongAppId, "Nobody listens").getJsonObject("notification");
+
+    assertEquals("failed", notification.getString("status"), notification::encode);
+    assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"), notification::encode);
+  }
+
+  @Test
+  void anUnknownStoreBringsDaprsErrStateStoreNotFoundIntoTheAnswer() throws Exception {
+    int wrongStore = todoApiWith("STATE_STORE_NAME", "no-such-store");
+
+    HttpResponse<Buffer> response = http.postJson(wrongStore, "/tasks", new JsonObject().put("title", "Lost"));
+
+    assertEquals(502, response.statusCode(), response.bodyAsString());
+    assertEquals("SIDECAR_ERROR", response.bodyAsJsonObject().getString("error"));
+    assertEquals("ERR_STATE_STORE_NOT_FOUND", response.bodyAsJsonObject().getString("dapr_error_code"));
+  }
+
+  @Test
+  void threeThousandCreatesAreSpreadOverTheThreeReplicas() throws Exception {
+    int total = 3_000;
+    Map<Integer, Long> before = new TreeMap<>();
+    for (int k = 1; k <= REPLICAS; k++) {
+      before.put(k, deliveredAt(k, "none").getLong("delivered"));
+    }
+
+    long start = System.nanoTime();
+    List<Future<HttpResponse<Buffer>>> results = http.run(total, 32, i ->
+      http.postAsync(system.todoPort(), "/tasks", new JsonObject().put("title", "spread " + i)));
+    double seconds = (System.nanoTime() - start) / 1e9;
+
+    Map<String, Integer> byReplica = new TreeMap<>();
+    for (Future<HttpResponse<Buffer>> result : results) {
+      assertTrue(result.succeeded(), () -> String.valueOf(result.cause()));
+      HttpResponse<Buffer> response = result.result();
+      assertEquals(201, response.statusCode(), response.bodyAsString());
+      JsonObject notification = response.bodyAsJsonObject().getJsonObject("notification");
+      assertEquals("delivered", notification.getString("status"), notification::encode);
+      byReplica.merge(notification.getString("replica"), 1, Integer::sum);
+    }
+    StringBuilder report = new StringBuilder(String.format("%d creates in %.1f s (%.0f/s) with 32 in flight%n",
+      total, seconds, total / seconds));
+    for (int k = 1; k <= REPLICAS; k++) {
+      long atReplica = deliveredAt(k, "none").getLong("delivered") - before.get(k);
+      int answered = byReplica.getOrDefault("notification-" + k, 0);
+      report.append(String.format("notification-%d: %d calls (%.1f%%), counted at the replica: %d%n",
+        k, answered, 100.0 * answered / total, atReplica));
+      assertEquals(answered, atReplica, "the replica counted what the answers say it served");
+    }
+    System.out.print(report);
+    Files.writeString(Path.of(System.getProperty("e2e.work", "target/e2e"), "replica-spread.txt"), report);
+    for (int k = 1; k <= REPLICAS; k++) {
+      double share = byReplica.getOrDefault("notification-" + k, 0) / (double) total;
+      assertTrue(share >= 0.25 && share <= 0.42, "notification-" + k + " got " + share + "\n" + report);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package com.example.dapr.e2e;
+
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * A steady stream of {@code POST /tasks} at a fixed rate, each outcome recorded with its time, for watching the system
+ * through a fault. Bounded: it stops by itself after {@code maxSeconds}.
+ */
+final class Traffic implements AutoCloseable {
+
+  /** One create: when it started (ms since the traffic began), how long it took, and what it answered. */
+  record Outcome(long startedMs, long latencyMs, int status, String notification, String replica, String error) {
+    boolean delivered() {
+      return status == 201 && "delivered".equals(notification);
+    }
+  }
+
+  private final Http http;
+  private final int port;
+  private final long startNanos = System.nanoTime();
+  private final long timerId;
+  private final List<Outcome> outcomes = new ArrayList<>();
+  private int sent;
+
+  private Traffic(Http http, int port, int perSecond, int maxSeconds) {
+    this.http = http;
+    this.port = port;
+    long period = Math.max(1, 1000 / perSecond);
+    int limit = perSecond * maxSeconds;
+    this.timerId = http.vertx().setPeriodic(period, id -> {
+      if (sent++ >= limit) {
+        http.vertx().cancelTimer(id);
+        return;
+      }
+      send();
+    });
+  }
+
+  static Traffic start(Http http, int port, int perSecond, int maxSeconds) {
+    return new Traffic(http, port, perSecond, maxSeconds);
+  }
+
+  long nowMs() {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+
+  private void send() {
+    long started = nowMs();
+    http.postAsync(port, "/tasks", new JsonObject().put("title", "traffic " + started)).onComplete(ar -> {
+      long latency = nowMs() - started;
+      Outcome outcome;
+      if (ar.failed()) {
+        outcome = new Outcome(started, latency, 0, null, null, String.valueOf(ar.cause()));
+      } else if (ar.result().statusCode() != 201) {
+        outcome = new Outcome(started, latency, ar.result().statusCode(), null, null, ar.result().bodyAsString());
+      } else {
+        JsonObject notification = ar.result().bodyAsJsonObject().getJsonObject("notification");
+        outcome = new Outcome(started, latency, 201, notification.getString("status"),
+          notification.getString("replica"), notification.getString("dapr_error_code", notification.getString("error")));
+      }
+      synchronized (outcomes) {
+        outcomes.add(outcome);
+      }
+    });
+  }
+
+  List<Outcome> outcomes() {
+    synchronized (outcomes) {
+      return new ArrayList<>(outcomes);
+    }
+  }
+
+  List<Outcome> since(long ms, Predicate<Outcome> filter) {
+    return outcomes().stream().filter(o -> o.startedMs() >= ms).filter(filter).toList();
+  }
+
+  /** Whether the last {@code n} outcomes started after {@code ms} were all delivered. */
+  boolean lastDelivered(long ms, int n) {
+    List<Outcome> after = since(ms, o -> true);
+    if (after.size() < n) {
+      return false;
+    }
+    return after.subList(after.size() - n, after.size()).stream().allMatch(Outcome::delivered);
+  }
+
+  @Override
+  public void close() {
+    http.vertx().cancelTimer(timerId);
+  }
+}

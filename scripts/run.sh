@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine, on loopback, with real Dapr sidecars and no cluster or container:
+# a state store (Dapr's in-memory store, or Redis with --redis), todo-api with its daprd, and notification-service as
+# N replicas (3 by default), each with its own daprd. Name resolution is Dapr's SQLite resolver (dapr/config.yaml).
+#
+#   scripts/run.sh                 start, wait until ready, print a summary, stay in the foreground; Ctrl-C stops all
+#   scripts/run.sh --detach        the same, then return and leave it running; `scripts/run.sh stop` stops it
+#   scripts/run.sh --redis         Redis (Debian's redis-server, on a free port) as the state store
+#   scripts/run.sh --replicas 5    another number of notification-service replicas
+#   scripts/run.sh status | stop
+#
+# Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database), PORT_OFFSET (default 0; added to
+# every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV (extra "VAR=value ..." for todo-api).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCRIPT_NAME=run
+. "$ROOT/scripts/lib.sh"
+
+STORE=${STATE_STORE:-memory}
+REPLICAS=${NOTIFICATION_REPLICAS:-3}
+DETACH=0
+COMMAND=start
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --redis) STORE=redis ;;
+    --memory) STORE=memory ;;
+    --replicas) [ $# -ge 2 ] || die "--replicas needs a number"; REPLICAS=$2; shift ;;
+    --detach|-d) DETACH=1 ;;
+    start|stop|status) COMMAND=$1 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see scripts/run.sh --help)" ;;
+  esac
+  shift
+done
+case "$REPLICAS" in ''|*[!0-9]*) die "--replicas must be a number from 1 to 9, got '$REPLICAS'" ;; esac
+[ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le 9 ] || die "--replicas must be from 1 to 9, got $REPLICAS"
+
+RUN_DIR=${RUN_DIR:-$ROOT/.run}
+mkdir -p "$RUN_DIR"
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+LOG_DIR=$RUN_DIR/logs
+PROCESSES=$RUN_DIR/processes
+O=${PORT_OFFSET:-0}
+
+# Port plan: process k (0 = todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports
+# 3500+10k (HTTP), 50001+10k (gRPC), 50002+10k (internal gRPC), 9090+10k (metrics); PORT_OFFSET is added to all.
+app_port() { echo $((8000 + $1 + O)); }
+http_port() { echo $((3500 + 10 * $1 + O)); }
+grpc_port() { echo $((50001 + 10 * $1 + O)); }
+internal_port() { echo $((50002 + 10 * $1 + O)); }
+metrics_port() { echo $((9090 + 10 * $1 + O)); }
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+stop_all() {
+  [ -f "$PROCESSES" ] || { say "nothing running (no $PROCESSES)"; return 0; }
+  say "stopping"
+  local pids=()
+  while read -r name pid _; do
+    alive "$pid" && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
+  done < "$PROCESSES"
+  for _ in $(seq 1 100); do
+    local left=0
+    for pid in "${pids[@]}"; do alive "$pid" && left=1; done
+    [ $left -eq 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    alive "$pid" && { say "process $pid did not stop in 10 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+  done
+  rm -f "$PROCESSES"
+  say "stopped; logs stay in $LOG_DIR"
+}
+
+status() {
+  [ -f "$PROCESSES" ] || { say "not running"; return 1; }
+  local down=0
+  printf '%-28s %-8s %-6s %s\n' NAME PID STATE URL
+  while read -r name pid url; do
+    if alive "$pid"; then state=up; else state=DOWN; down=1; fi
+    printf '%-28s %-8s %-6s %s\n' "$name" "$pid" "$state" "$url"
+  done < "$PROCESSES"
+  return $down
+}
+
+case "$COMMAND" in
+  stop) stop_all; exit 0 ;;
+  status) status; exit $? ;;
+esac
+
+if [ -f "$PROCESSES" ]; then
+  while read -r _ pid _; do
+    alive "$pid" && die "already running (see scripts/run.sh status); stop it first with scripts/run.sh stop"
+  done < "$PROCESSES"
+  rm -f "$PROCESSES"
+fi
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for k in $(seq 0 "$REPLICAS"); do
+  for p in "$(app_port "$k")" "$(http_port "$k")" "$(grpc_port "$k")" "$(internal_port "$k")" "$(metrics_port "$k")"; do
+    port_in_use "$p" && die "port $p is already in use; stop what uses it, or set PORT_OFFSET (e.g. PORT_OFFSET=100)"
+  done
+done
+
+# 1. The jars, built when missing or older than the sources.
+require_java_and_maven
+TODO_JAR=$ROOT/todo-verticle/target/todo-api.jar
+NOTIFICATION_JAR=$ROOT/notification-verticle/target/notification-service.jar
+stale=0
+for jar in "$TODO_JAR" "$NOTIFICATION_JAR"; do
+  if [ ! -f "$jar" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src/main -newer "$jar" -print -quit)" ]; then
+    stale=1
+  fi
+done
+if [ $stale -eq 1 ]; then
+  say "building the jars (mvn package -DskipTests)"
+  (cd "$ROOT" && mvn -B -q -ntp package -DskipTests) || die "the Maven build failed"
+fi
+
+# 2. daprd, built once from the Go module proxy and cached.
+DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
+[ -x "$DAPRD" ] || die "scripts/setup-daprd.sh did not give a daprd binary"
+
+mkdir -p "$LOG_DIR"
+: > "$PROCESSES"
+READY=0
+trap '[ $READY -eq 1 ] || { say "start failed; stopping what was started"; stop_all; }' EXIT
+
+record() { echo "$1 $2 $3" >> "$PROCESSES"; }
+
+start_process() { # name log command...
+  local name=$1 log=$2
+  shift 2
+  nohup "$@" > "$log" 2>&1 < /dev/null &
+  echo $!
+}
+
+wait_http() { # what url timeout_s pid log
+  local what=$1 url=$2 timeout=$3 pid=$4 log=$5
+  local deadline=$(( $(date +%s) + timeout ))
+  while true; do
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    case "$code" in 2??) return 0 ;; esac
+    alive "$pid" || { say "$what exited; the end of its log ($log):"; tail -n 25 "$log" >&2; return 1; }
+    [ "$(date +%s)" -lt "$deadline" ] || { say "$what not ready after ${timeout}s ($url answered '$code'); the end of its log:"; tail -n 25 "$log" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# 3. The state store.
+RESOURCES=$ROOT/dapr/components
+declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1)
+if [ "$STORE" = redis ]; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo $((6380 + O)))
+  say "starting redis-server on 127.0.0.1:$REDIS_PORT"
+  pid=$(start_process redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no)
+  record redis "$pid" "redis://127.0.0.1:$REDIS_PORT"
+  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start; see $LOG_DIR/redis.log"
+  RESOURCES=$ROOT/dapr/components-redis
+  SIDECAR_ENV+=(REDIS_HOST="127.0.0.1:$REDIS_PORT")
+fi
+
+JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError}
+start_sidecar() { # k app_id
+  local k=$1 app_id=$2 name
+  [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
+  # Each sidecar runs in the run folder, where dapr/config.yaml's relative SQLite path puts the shared database.
+  (cd "$RUN_DIR" && start_process "$name" "$LOG_DIR/$name.log" env "${SIDECAR_ENV[@]}" "$DAPRD" \
+    --app-id "$app_id" --app-port "$(app_port "$k")" --app-protocol http \
+    --dapr-http-port "$(http_port "$k")" --dapr-grpc-port "$(grpc_port "$k")" \
+    --dapr-internal-grpc-port "$(internal_port "$k")" --metrics-port "$(metrics_port "$k")" \
+    --dapr-listen-addresses 127.0.0.1 \
+    --resources-path "$RESOURCES" --config "$ROOT/dapr/config.yaml" \
+    --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
+}
+
+# 4. notification-service replicas, each with its sidecar.
+say "starting $REPLICAS notification-service replica(s) and their sidecars"
+for k in $(seq 1 "$REPLICAS"); do
+  pid=$(start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
+    REPLICA_ID="notification-$k" java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
+  record "notification-$k" "$pid" "http://127.0.0.1:$(app_port "$k")"
+done
+for k in $(seq 1 "$REPLICAS"); do
+  pid=$(awk -v n="notification-$k" '$1 == n {print $2}' "$PROCESSES")
+  wait_http "notification-$k" "http://127.0.0.1:$(app_port "$k")/health" 60 "$pid" "$LOG_DIR/notification-$k.log"
+  pid=$(start_sidecar "$k" notification-service)
+  record "notification-$k-daprd" "$pid" "http://127.0.0.1:$(http_port "$k")"
+done
+
+# 5. todo-api and its sidecar.
+say "starting todo-api and its sidecar"
+# shellcheck disable=SC2086 # TODO_ENV is a list of VAR=value words
+pid=$(start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
+  ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
+record todo-api "$pid" "http://127.0.0.1:$(app_port 0)"
+wait_http todo-api "http://127.0.0.1:$(app_port 0)/health/live" 60 "$pid" "$LOG_DIR/todo-api.log"
+pid=$(start_sidecar 0 todo-api)
+record todo-api-daprd "$pid" "http://127.0.0.1:$(http_port 0)"
+
+# 6. Ready: every sidecar's /v1.0/healthz, then one invocation through todo-api's sidecar per replica's worth.
+while read -r name pid url; do
+  case "$name" in *-daprd) wait_http "$name" "$url/v1.0/healthz" 90 "$pid" "$LOG_DIR/$name.log" ;; esac
+done < "$PROCESSES"
+todo_pid=$(awk '$1 == "todo-api" {print $2}' "$PROCESSES")
+wait_http "todo-api readiness" "http://127.0.0.1:$(app_port 0)/health/ready" 60 "$todo_pid" "$LOG_DIR/todo-api.log"
+wait_http "service invocation todo-api -> notification-service" \
+  "http://127.0.0.1:$(http_port 0)/v1.0/invoke/notification-service/method/health" 60 "$todo_pid" "$LOG_DIR/todo-api-daprd.log"
+READY=1
+
+say "ready: state store '$STORE', $REPLICAS notification-service replica(s)"
+status >&2 || true
+cat >&2 <<MSG
+
+  Try it:   curl -s -X POST http://127.0.0.1:$(app_port 0)/tasks -H 'Content-Type: application/json' -d '{"title": "Buy groceries"}'
+  Logs:     $LOG_DIR  (one file per process; the sidecars log every API call)
+  Stop:     $( [ $DETACH -eq 1 ] && echo "scripts/run.sh stop" || echo "Ctrl-C" )
+MSG
+
+if [ $DETACH -eq 1 ]; then
+  exit 0
+fi
+trap 'echo >&2; stop_all; exit 0' INT TERM
+# Watch the processes; say so when one dies, and keep the rest running.
+declare -A reported=()
+while true; do
+  while read -r name pid _; do
+    if ! alive "$pid" && [ -z "${reported[$name]:-}" ]; then
+      reported[$name]=1
+      say "WARNING: $name (pid $pid) exited; the end of its log:"
+      tail -n 10 "$LOG_DIR/$name.log" >&2 || true
+    fi
+  done < "$PROCESSES"
+  sleep 2 & wait $!
+done
