@@ -120,26 +120,46 @@ public final class SidecarClient {
 
   /**
    * Invokes the notification method of notification-service through the sidecar, in the configured form
-   * ({@code /v1.0/invoke/...} or the {@code dapr-app-id} header). Not retried: a notification is not idempotent.
+   * ({@code /v1.0/invoke/...} or the {@code dapr-app-id} header). A notification is not idempotent, so it is sent
+   * again only when Dapr says it never reached a replica ({@link SidecarException#neverReachedApp()}): then name
+   * resolution picks a replica anew, up to {@code NOTIFY_UNDELIVERED_RETRIES} times, all inside one breaker call and
+   * its timeout. So one dead replica behind a live sidecar costs a retry, not a failed notification.
    *
    * @return the invoked app's JSON answer (an empty object when it sent no body)
    */
   public Future<JsonObject> invokeNotification(JsonObject payload) {
     String operation = "invoke " + invokeTarget;
     String appIdHeader = config.invokeMode() == TodoConfig.InvokeMode.HEADER ? config.notificationAppId() : null;
-    return call(invokeBreaker, operation, HttpMethod.POST, invokePath, payload.toBuffer(), appIdHeader,
-      config.notifyTimeoutMs())
+    Buffer body = payload.toBuffer();
+    return invokeBreaker.<HttpResponse<Buffer>>execute(() -> invokeUntilReceived(operation, body, appIdHeader, 0))
+      .recover(failure -> Future.failedFuture(describe(operation, failure, config.notifyTimeoutMs())))
       .compose(response -> expectSuccess(operation, response))
       .map(response -> {
-        Buffer body = response.body();
-        if (body == null || body.length() == 0) {
+        Buffer answer = response.body();
+        if (answer == null || answer.length() == 0) {
           return new JsonObject();
         }
         try {
-          return body.toJsonObject();
+          return answer.toJsonObject();
         } catch (DecodeException | ClassCastException notAnObject) {
-          return new JsonObject().put("raw", body.toString());
+          return new JsonObject().put("raw", answer.toString());
         }
+      });
+  }
+
+  private Future<HttpResponse<Buffer>> invokeUntilReceived(String operation, Buffer body, String appIdHeader,
+                                                           int retry) {
+    return send(operation, HttpMethod.POST, invokePath, body, appIdHeader, config.notifyTimeoutMs())
+      .recover(failure -> {
+        if (retry >= config.notifyUndeliveredRetries() || !(failure instanceof SidecarException e)
+          || !e.neverReachedApp()) {
+          return Future.failedFuture(failure);
+        }
+        LOG.fine(() -> e.getMessage() + "; sending again, retry " + (retry + 1));
+        Promise<HttpResponse<Buffer>> next = Promise.promise();
+        vertx.setTimer(retryBackoff.delayMs(retry), id ->
+          invokeUntilReceived(operation, body, appIdHeader, retry + 1).onComplete(next));
+        return next.future();
       });
   }
 
@@ -175,21 +195,26 @@ public final class SidecarClient {
    */
   private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
                                             Buffer body, String appIdHeader, long timeoutMs) {
-    return breaker.<HttpResponse<Buffer>>execute(() -> {
-      HttpRequest<Buffer> request = client.request(method, uri)
-        .idleTimeout(timeoutMs)
-        .connectTimeout(timeoutMs);
-      authorize(request);
-      if (appIdHeader != null) {
-        request.putHeader("dapr-app-id", appIdHeader);
-      }
-      Future<HttpResponse<Buffer>> sent = body == null
-        ? request.send()
-        : request.putHeader("Content-Type", "application/json").sendBuffer(body);
-      return sent.compose(response -> response.statusCode() >= 500
-        ? Future.failedFuture(SidecarException.fromResponse(operation, response.statusCode(), response.body()))
-        : Future.succeededFuture(response));
-    }).recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
+    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, appIdHeader, timeoutMs))
+      .recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
+  }
+
+  /** One HTTP request to the sidecar; a 5xx answer fails it with Dapr's error. */
+  private Future<HttpResponse<Buffer>> send(String operation, HttpMethod method, String uri, Buffer body,
+                                            String appIdHeader, long timeoutMs) {
+    HttpRequest<Buffer> request = client.request(method, uri)
+      .idleTimeout(timeoutMs)
+      .connectTimeout(timeoutMs);
+    authorize(request);
+    if (appIdHeader != null) {
+      request.putHeader("dapr-app-id", appIdHeader);
+    }
+    Future<HttpResponse<Buffer>> sent = body == null
+      ? request.send()
+      : request.putHeader("Content-Type", "application/json").sendBuffer(body);
+    return sent.compose(response -> response.statusCode() >= 500
+      ? Future.failedFuture(SidecarException.fromResponse(operation, response.statusCode(), response.body()))
+      : Future.succeededFuture(response));
   }
 
   private void authorize(HttpRequest<Buffer> request) {

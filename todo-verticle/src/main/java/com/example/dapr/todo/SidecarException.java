@@ -92,6 +92,20 @@ public final class SidecarException extends RuntimeException {
     return kind == Kind.TIMEOUT || kind == Kind.UNREACHABLE || (kind == Kind.ERROR_RESPONSE && status >= 500);
   }
 
+  /**
+   * Whether Dapr says the invoked app never received the request: {@code ERR_DIRECT_INVOKE} because the target
+   * sidecar could not connect to its app ({@code connection refused}), reports it unhealthy, or could not itself be
+   * reached ({@code Unavailable}). Such a call is safe to send again, and Dapr's name resolution may pick another
+   * replica for it; Dapr itself does not, as it retries on the replica it resolved first. Read from the messages of
+   * Dapr 1.18; the end-to-end tests check them against the real sidecar.
+   */
+  public boolean neverReachedApp() {
+    String message = getMessage();
+    return "ERR_DIRECT_INVOKE".equals(errorCode) && message != null
+      && (message.contains("connect: connection refused") || message.contains("app is not in a healthy state")
+      || message.contains("code = Unavailable"));
+  }
+
   /** Whether a later attempt may succeed: {@link #isTransient()}, or an open circuit that will close again. */
   public boolean mayPassLater() {
     return isTransient() || kind == Kind.CIRCUIT_OPEN;

@@ -45,6 +45,8 @@ final class FakeSidecar {
   volatile Mode stateMode = Mode.OK;
   volatile Mode invokeMode = Mode.OK;
   volatile Mode healthMode = Mode.OK;
+  /** How many of the next invocations fail as daprd does when the target replica's app is down. */
+  final java.util.concurrent.atomic.AtomicInteger appDownFor = new java.util.concurrent.atomic.AtomicInteger();
   /** When set, the next conditional save fails as if another writer had changed the value first. */
   volatile boolean conflictOnNextSave;
 
@@ -126,6 +128,13 @@ final class FakeSidecar {
   private void invoke(HttpServerRequest request, Buffer body, String appId) {
     if (!appId.equals(APP_ID)) {
       error(request, 500, "ERR_DIRECT_INVOKE", "failed to invoke, id: " + appId + ", err: app not found");
+      return;
+    }
+    if (appDownFor.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+      // daprd 1.18's answer when the target sidecar cannot connect to its app.
+      error(request, 500, "ERR_DIRECT_INVOKE", "failed to invoke, id: " + APP_ID + ", err: rpc error: code = Internal"
+        + " desc = error invoking app channel: Post \"http://127.0.0.1:8002/notify\": dial tcp 127.0.0.1:8002: connect:"
+        + " connection refused");
       return;
     }
     respond(request, invokeMode, () -> {

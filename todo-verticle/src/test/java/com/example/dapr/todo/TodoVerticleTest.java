@@ -373,6 +373,32 @@ class TodoVerticleTest {
     assertEquals("SIDECAR_ERROR", notification.getString("error"));
     assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"));
     assertEquals(task.getString("title"), sidecar.value("task-" + task.getString("id")).getString("title"));
+    assertEquals(1, sidecar.invocations().size(), "a failure that may have reached the app is not sent again");
+  }
+
+  @Test
+  void aNotificationThatNeverReachedAReplicaIsSentAgain() throws Exception {
+    deploy();
+    sidecar.appDownFor.set(1);
+
+    JsonObject notification = create("Dead replica").bodyAsJsonObject().getJsonObject("notification");
+
+    assertEquals("delivered", notification.getString("status"), notification::encode);
+    List<FakeSidecar.Received> invocations = sidecar.invocations();
+    assertEquals(2, invocations.size());
+    assertEquals(invocations.get(0).json(), invocations.get(1).json());
+  }
+
+  @Test
+  void sendingAgainIsBoundedByNotifyUndeliveredRetries() throws Exception {
+    deploy("NOTIFY_UNDELIVERED_RETRIES", "2");
+    sidecar.appDownFor.set(100);
+
+    JsonObject notification = create("All dead").bodyAsJsonObject().getJsonObject("notification");
+
+    assertEquals("failed", notification.getString("status"), notification::encode);
+    assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"));
+    assertEquals(3, sidecar.invocations().size(), "one call and two retries");
   }
 
   @Test
