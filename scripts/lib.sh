@@ -29,3 +29,34 @@ require_java_and_maven() {
   fi
   command -v mvn >/dev/null || apt_install maven
 }
+
+# Builds the Go program of the wrapper module $2 (tools/NAME) once and caches it, keyed by its sources, under
+# $DAPR_CACHE_DIR (default ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's path. Progress goes to stderr.
+#   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags]
+build_go_tool() {
+  local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-}
+  local key cache bin started heartbeat
+  key=$(cat "$wrapper/go.mod" "$wrapper/go.sum" "$wrapper"/*.go | sha256sum | cut -c1-12)
+  cache=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/$name-$version-$key
+  bin=$cache/$name
+  if [ -x "$bin" ]; then
+    say "using the cached build $bin ($name $version)"
+    echo "$bin"
+    return 0
+  fi
+  command -v go >/dev/null || die "building $name needs the Go toolchain (go 1.21 or newer); install Go and re-run"
+  say "building $name $version from the Go module proxy ($about)"
+  mkdir -p "$cache"
+  started=$(date +%s)
+  ( while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
+  heartbeat=$!
+  if ! (cd "$wrapper" && CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
+        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" .) >&2; then
+    kill "$heartbeat" 2>/dev/null || true
+    die "the $name build failed (see the Go errors above)"
+  fi
+  kill "$heartbeat" 2>/dev/null || true
+  mv "$bin.tmp" "$bin"
+  say "built $bin in $(( $(date +%s) - started )) s, $(( $(stat -c %s "$bin") / 1024 / 1024 )) MiB"
+  echo "$bin"
+}
