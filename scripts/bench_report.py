@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Turns the raw results of scripts/benchmark.sh into docs/BENCHMARKS.md and docs/benchmark.png.
+
+Usage: bench_report.py RESULTS_DIR DOCS_DIR. Every figure comes from the k6 summaries, the resource samples and the
+start-up timings in RESULTS_DIR; medians are taken over the runs.
+"""
+import csv
+import glob
+import json
+import os
+import platform
+import statistics
+import sys
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TARGETS = {"throughput_ratio": 0.85, "p50_added_ms": 0.5, "jvm_rss_mb": 150, "ready_ms": 1500}
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def value(summary, metric, stat):
+    m = summary["metrics"].get(metric)
+    return None if m is None else m["values"].get(stat)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def settings(out):
+    result = {}
+    with open(os.path.join(out, "settings.env")) as f:
+        for line in f:
+            key, _, val = line.strip().partition("=")
+            result[key] = val.strip('"')
+    return result
+
+
+def resources(csv_path):
+    """Per process: mean CPU % over the run and the largest RSS in MB."""
+    rows = defaultdict(list)
+    with open(csv_path) as f:
+        for row in csv.DictReader(f):
+            rows[row["name"]].append((float(row["t"]), int(row["ticks"]), int(row["rss_kb"])))
+    hz = os.sysconf("SC_CLK_TCK")
+    result = {}
+    for name, samples in rows.items():
+        if len(samples) < 2:
+            continue
+        (t0, c0, _), (t1, c1, _) = samples[0], samples[-1]
+        result[name] = {"cpu_pct": 100.0 * (c1 - c0) / hz / (t1 - t0), "rss_mb": max(s[2] for s in samples) / 1024}
+    return result
+
+
+def store_results(out, store):
+    creates = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-create-[0-9]*.json")))]
+    floors = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-floor-[0-9]*.json")))]
+    res = [resources(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-resources-*.csv")))]
+    r = {"runs": len(creates)}
+    for key, runs, rate_metric, latency_metric in (("ours", creates, "http_reqs", "http_req_duration"),
+                                                   ("floor", floors, "iterations", "iteration_duration")):
+        r[key] = {
+            "rate": median([value(s, rate_metric, "rate") for s in runs]),
+            "failed": median([value(s, "http_req_failed", "rate") for s in runs]),
+            **{stat: median([value(s, latency_metric, stat) for s in runs]) for stat in ("med", "p(90)", "p(99)")},
+            "p50_each": [value(s, latency_metric, "med") for s in runs],
+        }
+    r["p50_added_each"] = [o - f for o, f in zip(r["ours"]["p50_each"], r["floor"]["p50_each"])]
+    r["p50_added"] = median(r["p50_added_each"])
+    replicas = defaultdict(list)
+    for s in creates:
+        for name, m in s["metrics"].items():
+            if name.startswith("notifications_delivered{replica:"):
+                replicas[name[len("notifications_delivered{replica:"):-1]].append(m["values"]["count"])
+    r["replicas"] = {name: sum(counts) for name, counts in sorted(replicas.items())}
+    names = sorted({n for run in res for n in run})
+    r["resources"] = {n: {k: median([run[n][k] for run in res if n in run]) for k in ("cpu_pct", "rss_mb")}
+                      for n in names}
+    for target in ("todo", "floor"):
+        path = os.path.join(out, f"{store}-maxrate-{target}.json")
+        r[f"max_{target}"] = load(path)["max_rate"] if os.path.exists(path) else None
+    return r
+
+
+def startup(out):
+    times = defaultdict(list)
+    with open(os.path.join(out, "startup.txt")) as f:
+        for line in f:
+            name, ms = line.split()
+            times[name].append(int(ms))
+    return {name: (median(ms), ms) for name, ms in times.items()}
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB, Linux {platform.release()}"
+
+
+def chart(results, path):
+    stores = list(results)
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.13
+    stats = ("med", "p(90)", "p(99)")
+    for i, store in enumerate(stores):
+        for j, who in enumerate(("ours", "floor")):
+            xs = [k + (i * 2 + j - (2 * len(stores) - 1) / 2) * width for k in range(len(stats))]
+            ys = [results[store][who][s] or 0 for s in stats]
+            lat.bar(xs, ys, width, label=f"{'todo-api' if who == 'ours' else 'floor (sidecar only)'}, {store}")
+    lat.set_xticks(range(len(stats)), ["p50", "p90", "p99"])
+    lat.set_ylabel("ms (one create, or the floor's save + invoke)")
+    lat.set_title("Latency at the fixed rate (median of runs)")
+    lat.legend(fontsize=8)
+    labels, ours, floor = [], [], []
+    for store in stores:
+        labels.append(store)
+        ours.append((results[store]["max_todo"] or {}).get("best", 0))
+        floor.append((results[store]["max_floor"] or {}).get("best", 0))
+    xs = range(len(labels))
+    thr.bar([x - 0.2 for x in xs], ours, 0.4, label="todo-api POST /tasks")
+    thr.bar([x + 0.2 for x in xs], floor, 0.4, label="floor: save + invoke straight to the sidecar")
+    thr.set_xticks(list(xs), [f"{s} store" for s in labels])
+    thr.set_ylabel("highest rate held, per second")
+    thr.set_title("Throughput (p99 bound, no errors)")
+    thr.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def main(out, docs):
+    s = settings(out)
+    stores = s["STORES"].split()
+    results = {store: store_results(out, store) for store in stores}
+    ready = startup(out)
+    os.makedirs(docs, exist_ok=True)
+    chart(results, os.path.join(docs, "benchmark.png"))
+
+    lines = ["# Benchmarks", "",
+             "Produced by `scripts/benchmark.sh` (raw k6 summaries, HTML dashboards and resource samples in "
+             f"`load/results/{os.path.basename(out)}/`, which is not committed). Every figure below is from that one run "
+             "of the script; ratios compare runs made in it, minutes apart, on the same machine.", "",
+             "## Machine and versions", "",
+             f"- {machine()}; shared, so expect a few percent of noise between runs.",
+             f"- {s['JAVA_VERSION']}, JVM options `{s['JAVA_OPTS']}`; daprd {s['DAPRD_VERSION']} (built from source, "
+             f"`tools/daprd`); {s['K6_VERSION']}.",
+             "- Everything on this one machine: k6, todo-api, 3 notification-service replicas, 4 daprd, the store. "
+             "k6 and the sidecars compete with the services for the same 2 cores.", "",
+             "## Settings and commands", "",
+             f"- Fixed rate: {s['RATE']}/s for {s['DURATION']}, {s['RUNS']} runs, ours and the floor alternately "
+             f"(after a 15 s warm-up); p99 bound {s['P99_MS']} ms.",
+             f"- Highest rate held: plateaus {s['MAX_RATES']}/s of {s['STEP']} each (load/max-rate.js); a plateau "
+             "holds with no error, p99 under the bound and 95% of the target rate reached.",
+             "- Ours: `k6 run load/create-tasks.js` (`POST /tasks` through todo-api). Floor: `k6 run load/floor.js`, "
+             "the same state save and invocation sent by k6 straight to todo-api's sidecar, so the difference is what "
+             "todo-api costs.",
+             f"- Command: `RATE={s['RATE']} DURATION={s['DURATION']} RUNS={s['RUNS']} scripts/benchmark.sh`", "",
+             "![latency and throughput, todo-api vs the floor](benchmark.png)", ""]
+
+    for store in stores:
+        r = results[store]
+        o, f = r["ours"], r["floor"]
+        mt, mf = r["max_todo"] or {}, r["max_floor"] or {}
+        ratio = (mt.get("best", 0) / mf["best"]) if mf.get("best") else None
+        lines += [f"## {store} store", "",
+                  f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", "",
+                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|",
+                  f"| todo-api `POST /tasks` | {fmt(o['rate'], 1)} | {fmt(100 * (o['failed'] or 0))}% | {fmt(o['med'])} | "
+                  f"{fmt(o['p(90)'])} | {fmt(o['p(99)'])} |",
+                  f"| floor (save + invoke) | {fmt(f['rate'], 1)} | {fmt(100 * (f['failed'] or 0))}% | {fmt(f['med'])} | "
+                  f"{fmt(f['p(90)'])} | {fmt(f['p(99)'])} |", "",
+                  f"todo-api adds {fmt(r['p50_added'])} ms at p50 (per run: "
+                  f"{', '.join(fmt(x) for x in r['p50_added_each'])}).", "",
+                  "Highest rate held: "
+                  f"todo-api {mt.get('best', '-')}/s, floor {mf.get('best', '-')}/s"
+                  + (f", ratio {100 * ratio:.0f}%." if ratio is not None else "."), "",
+                  "| plateau/s | todo-api achieved | p99 ms | holds | floor achieved | p99 ms | holds |",
+                  "|---|---|---|---|---|---|---|"]
+        for pt, pf in zip(mt.get("plateaus", []), mf.get("plateaus", [])):
+            lines.append(f"| {pt['rate']} | {fmt(pt['achieved'], 1)} | {fmt(pt['p99'])} | {'yes' if pt['holds'] else 'no'} "
+                         f"| {fmt(pf['achieved'], 1)} | {fmt(pf['p99'])} | {'yes' if pf['holds'] else 'no'} |")
+        total = sum(r["replicas"].values())
+        lines += ["", f"Notifications per replica over the {r['runs']} fixed-rate runs ({total} in all): "
+                  + ", ".join(f"{n} {c} ({100 * c / total:.1f}%)" for n, c in r["replicas"].items()) + ".", "",
+                  "CPU and memory during the fixed-rate runs (median of runs; CPU in % of one core):", "",
+                  "| process | CPU % | max RSS MB |", "|---|---|---|"]
+        for name, v in r["resources"].items():
+            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} |")
+        lines.append("")
+
+    lines += ["## Start-up", "", "Process start to the first answer of its health route, 3 starts each (ms):", "",
+              "| process | median | runs |", "|---|---|---|"]
+    for name, (med, runs) in sorted(ready.items()):
+        lines.append(f"| {name} | {fmt(med, 0)} | {', '.join(map(str, runs))} |")
+
+    jvm_rss = max((v["rss_mb"] for r in results.values() for n, v in r["resources"].items()
+                   if not n.endswith("daprd") and n != "redis"), default=None)
+    lines += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
+    for store in stores:
+        r = results[store]
+        mt, mf = r["max_todo"] or {}, r["max_floor"] or {}
+        ratio = (mt.get("best", 0) / mf["best"]) if mf.get("best") else 0
+        lines.append(f"| throughput ≥ 85% of the floor ({store}) | {100 * ratio:.0f}% | "
+                     f"{verdict(ratio >= TARGETS['throughput_ratio'])} |")
+        lines.append(f"| todo-api adds ≤ 0.5 ms at p50 ({store}) | {fmt(r['p50_added'])} ms | "
+                     f"{verdict(r['p50_added'] is not None and r['p50_added'] <= TARGETS['p50_added_ms'])} |")
+    lines.append(f"| each JVM ≤ 150 MB RSS under load | {fmt(jvm_rss, 1)} MB at most | "
+                 f"{verdict(jvm_rss is not None and jvm_rss <= TARGETS['jvm_rss_mb'])} |")
+    for name in ("todo-api", "notification-service"):
+        med = ready.get(name, (None, []))[0]
+        lines.append(f"| {name} ready ≤ 1.5 s after start | {fmt(med, 0)} ms | "
+                     f"{verdict(med is not None and med <= TARGETS['ready_ms'])} |")
+    lines.append("")
+    with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

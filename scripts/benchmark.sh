@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The benchmark of docs/BENCHMARKS.md: starts the embedded system (in-memory store, then Redis), and for each runs
+#   - POST /tasks at a fixed rate (k6 load/create-tasks.js) and the floor (load/floor.js: the same state save and
+#     invocation sent by k6 straight to the sidecar) at the same rate, alternately, RUNS times;
+#   - the highest rate held (load/max-rate.js) for todo-api and for the floor;
+# while sampling CPU and RSS of every Java process and every daprd; and measures each service's start-to-ready time.
+# Writes the raw results to load/results/bench-<time>/, then docs/BENCHMARKS.md and docs/benchmark.png.
+#
+#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s)
+# Takes about 15 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCRIPT_NAME=benchmark
+. "$ROOT/scripts/lib.sh"
+cd "$ROOT"
+
+RATE=${RATE:-300}
+DURATION=${DURATION:-30s}
+RUNS=${RUNS:-3}
+STORES=${STORES:-memory redis}
+MAX_RATES=${MAX_RATES:-200,400,600,800,1000,1200,1400}
+STEP=${STEP:-10s}
+P99_MS=${P99_MS:-250}
+OFFSET=${PORT_OFFSET:-600}
+OUT=${BENCH_OUT:-$ROOT/load/results/bench-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+say "results go to $OUT"
+
+require_java_and_maven
+apt_install python3-matplotlib curl procps
+K6=$("$ROOT/scripts/setup-k6.sh" | tail -n 1)
+DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
+(mvn -B -q -ntp package -DskipTests) || die "the Maven build failed"
+
+# Start-to-ready, three times each: a JVM service until its /health answers, daprd until /v1.0/healthz answers.
+time_to_ready() { # name url command...
+  local name=$1 url=$2
+  shift 2
+  local start pid ms
+  start=$(date +%s%N)
+  "$@" > "$OUT/startup-$name.log" 2>&1 &
+  pid=$!
+  until curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$url" | grep -q '^2'; do
+    kill -0 "$pid" 2>/dev/null || die "$name exited while starting; see $OUT/startup-$name.log"
+    [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 30000 ] || die "$name not ready after 30 s"
+    sleep 0.01
+  done
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$name $ms" >> "$OUT/startup.txt"
+}
+JAVA_OPTS_BENCH=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError}
+say "measuring start-to-ready (3 times each)"
+: > "$OUT/startup.txt"
+for i in 1 2 3; do
+  # shellcheck disable=SC2086
+  time_to_ready notification-service "http://127.0.0.1:$((8091 + OFFSET))/health" \
+    env APP_PORT=$((8091 + OFFSET)) java $JAVA_OPTS_BENCH -jar notification-verticle/target/notification-service.jar
+  # shellcheck disable=SC2086
+  time_to_ready todo-api "http://127.0.0.1:$((8090 + OFFSET))/health/live" \
+    env APP_PORT=$((8090 + OFFSET)) DAPR_HTTP_PORT=$((3590 + OFFSET)) java $JAVA_OPTS_BENCH -jar todo-verticle/target/todo-api.jar
+  time_to_ready daprd "http://127.0.0.1:$((3590 + OFFSET))/v1.0/healthz" \
+    env DAPR_HOST_IP=127.0.0.1 "$DAPRD" --app-id startup-probe --dapr-http-port $((3590 + OFFSET)) \
+    --dapr-grpc-port $((50091 + OFFSET)) --dapr-internal-grpc-port $((50092 + OFFSET)) --metrics-port $((9190 + OFFSET)) \
+    --dapr-listen-addresses 127.0.0.1 --resources-path dapr/components --config dapr/config.yaml
+done
+
+# CPU ticks and RSS of every process of the system, once a second, while $1 runs.
+sample() { # csv processes-file
+  local csv=$1 processes=$2
+  echo "t,name,ticks,rss_kb" > "$csv"
+  while true; do
+    local now
+    now=$(date +%s.%N)
+    while read -r name pid _; do
+      [ -r "/proc/$pid/stat" ] || continue
+      local ticks rss
+      ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+      rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+      echo "$now,$name,$ticks,$rss" >> "$csv"
+    done < "$processes"
+    sleep 1
+  done
+}
+
+k6run() { # script summary-json [VAR=value ...]
+  local script=$1 summary=$2
+  shift 2
+  say "k6 $script $*"
+  env "$@" SUMMARY_JSON="$summary" "$K6" run -q "$script" > "${summary%.json}.txt" 2>&1 || true
+  sed -n '1,4p' "${summary%.json}.txt" | sed 's/^/    /' >&2
+}
+
+for store in $STORES; do
+  run_dir=$OUT/run-$store
+  flag=--memory
+  [ "$store" = redis ] && flag=--redis
+  say "=== $store store: starting the system"
+  RUN_DIR=$run_dir PORT_OFFSET=$OFFSET scripts/run.sh --detach "$flag" > "$OUT/run-$store.log" 2>&1 \
+    || { tail -n 30 "$OUT/run-$store.log" >&2; die "the system did not start"; }
+  todo=http://127.0.0.1:$((8000 + OFFSET))
+  dapr=http://127.0.0.1:$((3500 + OFFSET))
+  k6run load/create-tasks.js "$OUT/$store-warmup.json" TODO_URL="$todo" RATE=100 DURATION=15s P99_MS=100000
+  k6run load/floor.js "$OUT/$store-floor-warmup.json" DAPR_URL="$dapr" RATE=100 DURATION=5s P99_MS=100000
+  for i in $(seq 1 "$RUNS"); do
+    sample "$OUT/$store-resources-$i.csv" "$run_dir/processes" &
+    sampler=$!
+    dashboard=()
+    [ "$i" -eq 1 ] && dashboard=(K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PORT=-1 K6_WEB_DASHBOARD_PERIOD=2s
+      K6_WEB_DASHBOARD_EXPORT="$OUT/$store-create-report.html")
+    k6run load/create-tasks.js "$OUT/$store-create-$i.json" TODO_URL="$todo" RATE="$RATE" DURATION="$DURATION" \
+      P99_MS="$P99_MS" "${dashboard[@]}"
+    kill "$sampler"; wait "$sampler" 2>/dev/null || true
+    [ "$i" -eq 1 ] && dashboard=(K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PORT=-1 K6_WEB_DASHBOARD_PERIOD=2s
+      K6_WEB_DASHBOARD_EXPORT="$OUT/$store-floor-report.html")
+    k6run load/floor.js "$OUT/$store-floor-$i.json" DAPR_URL="$dapr" RATE="$RATE" DURATION="$DURATION" \
+      P99_MS="$P99_MS" "${dashboard[@]}"
+  done
+  k6run load/max-rate.js "$OUT/$store-maxrate-todo.json" TARGET=todo TODO_URL="$todo" RATES="$MAX_RATES" STEP="$STEP" P99_MS="$P99_MS"
+  k6run load/max-rate.js "$OUT/$store-maxrate-floor.json" TARGET=floor DAPR_URL="$dapr" RATES="$MAX_RATES" STEP="$STEP" P99_MS="$P99_MS"
+  cp "$run_dir/processes" "$OUT/$store-processes.txt"
+  RUN_DIR=$run_dir PORT_OFFSET=$OFFSET scripts/run.sh stop > /dev/null 2>&1
+done
+
+cat > "$OUT/settings.env" <<SETTINGS
+RATE=$RATE
+DURATION=$DURATION
+RUNS=$RUNS
+STORES="$STORES"
+MAX_RATES=$MAX_RATES
+STEP=$STEP
+P99_MS=$P99_MS
+JAVA_OPTS="$JAVA_OPTS_BENCH"
+DAPRD_VERSION=$("$DAPRD" --version | tail -n 1)
+K6_VERSION="$("$K6" version | head -n 1)"
+JAVA_VERSION="$(java -version 2>&1 | head -n 1)"
+SETTINGS
+/usr/bin/python3 "$ROOT/scripts/bench_report.py" "$OUT" "$ROOT/docs"
+say "wrote docs/BENCHMARKS.md and docs/benchmark.png from $OUT"
