@@ -2,6 +2,7 @@
 # The test command of the README. Layered, fastest first; each layer runs only when the one before it passed.
 #   1. verticle unit tests and the fat jars (mvn verify): seconds
 #   2. end-to-end against real daprd sidecars (scripts/run.sh systems, mvn -Pe2e): minutes; daprd is built once
+#   3. the k6 load scripts, briefly, against a real system (seconds of load), so they cannot rot
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRIPT_NAME=test
@@ -23,5 +24,20 @@ mvn -B -ntp -Pe2e verify -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
 for report in e2e-tests/target/e2e/replica-spread.txt e2e-tests/target/e2e/failover.txt; do
   [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
 done
+
+layer "3: k6 load scripts, smoke-sized"
+K6=$(scripts/setup-k6.sh | tail -n 1)
+SMOKE_DIR=$PWD/load/results/smoke
+rm -rf "$SMOKE_DIR" && mkdir -p "$SMOKE_DIR"
+export RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=700
+trap 'scripts/run.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/run.sh --detach > "$SMOKE_DIR/run.log" 2>&1 || { tail -n 30 "$SMOKE_DIR/run.log" >&2; die "the system did not start"; }
+TODO_URL=http://127.0.0.1:8700 RATE=20 DURATION=5s SUMMARY_JSON=$SMOKE_DIR/create.json "$K6" run -q load/create-tasks.js
+DAPR_URL=http://127.0.0.1:4200 RATE=20 DURATION=3s SUMMARY_JSON=$SMOKE_DIR/floor.json "$K6" run -q load/floor.js
+# The search ends when a plateau fails its thresholds (exit 99); here both plateaus are low and must hold.
+TODO_URL=http://127.0.0.1:8700 RATES=10,20 STEP=2s SUMMARY_JSON=$SMOKE_DIR/max-rate.json "$K6" run -q load/max-rate.js
+grep -q '"best": 20' "$SMOKE_DIR/max-rate.json" || die "max-rate.js did not find that 20/s holds"
+scripts/run.sh stop >/dev/null
+trap - EXIT
 
 say "all layers passed in $(( $(date +%s) - started )) s"
