@@ -167,7 +167,8 @@ def main(out, docs):
              f"- {s['JAVA_VERSION']}, JVM options `{s['JAVA_OPTS']}`; daprd {s['DAPRD_VERSION']} (built from source, "
              f"`tools/daprd`); {s['K6_VERSION']}.",
              "- Everything on this one machine: k6, todo-api, 3 notification-service replicas, 4 daprd, the store. "
-             "k6 and the sidecars compete with the services for the same 2 cores.", "",
+             "k6 and the sidecars compete with the services for the same 2 cores, so the highest rate held is the "
+             "machine's limit for the whole system; the ratio to the floor says how much of it todo-api takes.", "",
              "## Settings and commands", "",
              f"- Fixed rate: {s['RATE']}/s for {s['DURATION']}, {s['RUNS']} runs, ours and the floor alternately "
              f"(after a 15 s warm-up); p99 bound {s['P99_MS']} ms.",
@@ -192,7 +193,9 @@ def main(out, docs):
                   f"| floor (save + invoke) | {fmt(f['rate'], 1)} | {fmt(100 * (f['failed'] or 0))}% | {fmt(f['med'])} | "
                   f"{fmt(f['p(90)'])} | {fmt(f['p(99)'])} |", "",
                   f"todo-api adds {fmt(r['p50_added'])} ms at p50 (per run: "
-                  f"{', '.join(fmt(x) for x in r['p50_added_each'])}).", "",
+                  f"{', '.join(fmt(x) for x in r['p50_added_each'])}; the runs differ by "
+                  f"{fmt(max(r['p50_added_each']) - min(r['p50_added_each']))} ms among themselves, so a difference "
+                  "smaller than that is within this machine's noise).", "",
                   "Highest rate held: "
                   f"todo-api {mt.get('best', '-')}/s, floor {mf.get('best', '-')}/s"
                   + (f", ratio {100 * ratio:.0f}%." if ratio is not None else "."), "",
