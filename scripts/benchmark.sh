@@ -28,7 +28,7 @@ say "results go to $OUT"
 
 require_java_and_maven
 apt_install python3-matplotlib curl procps
-K6=$("$ROOT/scripts/setup-k6.sh" | tail -n 1)
+K6=$("$ROOT/scripts/setup-go-tool.sh" k6 | tail -n 1)
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 (mvn -B -q -ntp package -DskipTests) || die "the Maven build failed"
 

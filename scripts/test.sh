@@ -26,7 +26,7 @@ for report in e2e-tests/target/e2e/replica-spread.txt e2e-tests/target/e2e/failo
 done
 
 layer "3: k6 load scripts, smoke-sized"
-K6=$(scripts/setup-k6.sh | tail -n 1)
+K6=$(scripts/setup-go-tool.sh k6 | tail -n 1)
 SMOKE_DIR=$PWD/load/results/smoke
 rm -rf "$SMOKE_DIR" && mkdir -p "$SMOKE_DIR"
 export RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=700

@@ -1,4 +1,4 @@
-// k6, the load generator of load/, built from the Go module proxy by scripts/setup-k6.sh.
+// k6, the load generator of load/, built from the Go module proxy by scripts/setup-go-tool.sh k6.
 // A wrapper module rather than `go install go.k6.io/k6/v2@v2.1.0`: go install asks the proxy for the module's list
 // of versions (to check for deprecation), which the proxy here does not serve, and then fails.
 module example.com/todo-dapr/k6
