@@ -1,11 +1,9 @@
 package com.example.dapr.e2e;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 import java.nio.file.Files;
@@ -23,32 +21,20 @@ import static org.junit.jupiter.api.Assertions.fail;
  * is a steady 40 creates a second; what failed during each switch and how long recovery took is printed and written to
  * {@code target/e2e/failover.txt}.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class FailoverE2E {
+class FailoverE2E extends AgainstEmbeddedSystem {
 
   private static final int RATE = 40;
   /** The longest a create may take whatever fails: state 2 s (+ retries) and notify 3 s are the app's timeouts. */
   private static final long BOUNDED_MS = 10_000;
 
-  private EmbeddedSystem system;
-  private Http http;
-
-  @BeforeAll
-  void start() throws Exception {
-    system = EmbeddedSystem.start("failover", 400);
-    http = new Http();
-    Files.deleteIfExists(Path.of(System.getProperty("e2e.work", "target/e2e"), "failover.txt"));
+  FailoverE2E() {
+    super("failover", 400);
   }
 
-  @AfterAll
-  void stop() throws Exception {
-    if (http != null) {
-      http.close();
-    }
-    if (system != null) {
-      system.close();
-    }
+  @BeforeAll
+  void forgetEarlierReports() throws Exception {
+    Files.deleteIfExists(Path.of(System.getProperty("e2e.work", "target/e2e"), "failover.txt"));
   }
 
   private void report(String line) throws Exception {

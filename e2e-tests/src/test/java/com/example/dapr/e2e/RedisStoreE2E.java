@@ -3,10 +3,7 @@ package com.example.dapr.e2e;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -16,26 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The seed's setup: the state store is Redis (state.redis), started by {@code scripts/run.sh --redis}. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class RedisStoreE2E {
+class RedisStoreE2E extends AgainstEmbeddedSystem {
 
-  private EmbeddedSystem system;
-  private Http http;
-
-  @BeforeAll
-  void start() throws Exception {
-    system = EmbeddedSystem.start("redis", 500, "--redis", "--replicas", "2");
-    http = new Http();
-  }
-
-  @AfterAll
-  void stop() throws Exception {
-    if (http != null) {
-      http.close();
-    }
-    if (system != null) {
-      system.close();
-    }
+  RedisStoreE2E() {
+    super("redis", 500, "--redis", "--replicas", "2");
   }
 
   @Test

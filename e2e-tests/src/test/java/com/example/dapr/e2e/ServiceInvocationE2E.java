@@ -7,10 +7,7 @@ import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,28 +25,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * todo-api and three notification-service replicas behind real daprd sidecars, started as the README starts them, with
  * Dapr's in-memory state store and the SQLite name resolver.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ServiceInvocationE2E {
+class ServiceInvocationE2E extends AgainstEmbeddedSystem {
 
   private static final int REPLICAS = 3;
 
-  private EmbeddedSystem system;
-  private Http http;
-
-  @BeforeAll
-  void start() throws Exception {
-    system = EmbeddedSystem.start("invocation", 300);
-    http = new Http();
-  }
-
-  @AfterAll
-  void stop() throws Exception {
-    if (http != null) {
-      http.close();
-    }
-    if (system != null) {
-      system.close();
-    }
+  ServiceInvocationE2E() {
+    super("invocation", 300);
   }
 
   private JsonObject create(int port, String title) throws Exception {
