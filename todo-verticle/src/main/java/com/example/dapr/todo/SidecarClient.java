@@ -92,7 +92,7 @@ public final class SidecarClient {
     Buffer body = new JsonArray().add(item).toBuffer();
     String operation = "save state " + key;
     Supplier<Future<HttpResponse<Buffer>>> save = () -> call(stateBreaker, operation, HttpMethod.POST, statePath,
-      body, null, config.stateTimeoutMs());
+      body, config.stateTimeoutMs());
     return (etag == null ? withRetries(save) : save.get())
       .compose(response -> expectSuccess(operation, response))
       .mapEmpty();
@@ -101,7 +101,7 @@ public final class SidecarClient {
   /** {@code GET /v1.0/state/{store}/{key}}: the value and its ETag, or null when the key has no value. */
   public Future<StateEntry> getState(String key) {
     String operation = "get state " + key;
-    return withRetries(() -> call(stateBreaker, operation, HttpMethod.GET, statePath + "/" + key, null, null,
+    return withRetries(() -> call(stateBreaker, operation, HttpMethod.GET, statePath + "/" + key, null,
       config.stateTimeoutMs()))
       .compose(response -> expectSuccess(operation, response))
       .compose(response -> {
@@ -178,11 +178,6 @@ public final class SidecarClient {
     return invokeBreaker.state();
   }
 
-  /** How long an open breaker stays open, for a client's {@code Retry-After}. */
-  public long breakerResetMs() {
-    return config.breakerResetMs();
-  }
-
   public void close() {
     stateBreaker.close();
     invokeBreaker.close();
@@ -194,8 +189,8 @@ public final class SidecarClient {
    * 4xx answer does not (the sidecar is healthy, the request was wrong) and reaches the caller as a response.
    */
   private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
-                                            Buffer body, String appIdHeader, long timeoutMs) {
-    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, appIdHeader, timeoutMs))
+                                            Buffer body, long timeoutMs) {
+    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, null, timeoutMs))
       .recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
   }
 
