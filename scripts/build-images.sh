@@ -1,65 +1,78 @@
 #!/usr/bin/env bash
-# Builds the two images, todo-api:latest and notification-service:latest, with `docker build` and the Dockerfiles at
-# the top of the repository. No registry can be pulled from here, so the base images are made first, once:
-#   local/bookworm-minbase  debootstrap --variant=minbase of Debian bookworm, then docker import
-#   local/maven-jdk17       + JDK 17 and Maven (docker/build-base.Dockerfile), the build stage
-#   local/jre17             + the headless JRE 17 (docker/runtime-base.Dockerfile), the runtime stage
-#   local/daprd:1.18.3      the daprd of scripts/setup-daprd.sh (docker/daprd.Dockerfile), for container-tests/
-# Elsewhere, `docker build -f Dockerfile.todo .` uses the public images named in the Dockerfiles instead.
+# Builds the two service images with `docker build` and the Dockerfiles at the top of the repository:
+#   todo-api:latest              Dockerfile.todo
+#   notification-service:latest  Dockerfile.notification
+# against the local base images of scripts/build-base-images.sh (no registry can be pulled from here), after starting
+# a Docker engine if none answers (scripts/start-docker.sh). Elsewhere, `docker build -f Dockerfile.todo .` uses the
+# public images the Dockerfiles name by default. Prints each image's size and build time.
+#   --measure-rebuild   then changes one line of a Java source, rebuilds todo-api, restores the file, and prints how
+#                       long the rebuild took (the dependency layer must come from the cache: the build is offline)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=build-images
 . "$ROOT/scripts/lib.sh"
-export DOCKER_BUILDKIT=0
+export DOCKER_BUILDKIT=0   # the legacy builder: this machine has no buildx
 
-"$ROOT/scripts/start-docker.sh"
-started=$(date +%s)
-
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
-
-if ! have_image local/bookworm-minbase; then
-  apt_install debootstrap
-  mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)\/* *$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  [ -n "$mirror" ] || die "cannot find the Debian mirror apt uses in /etc/apt/sources.list*"
-  dir=$(mktemp -d)
-  say "debootstrap --variant=minbase bookworm from $mirror (a few minutes)"
-  debootstrap --variant=minbase bookworm "$dir" "$mirror" > "$dir.log" 2>&1 \
-    || { tail -n 20 "$dir.log" >&2; die "debootstrap failed"; }
-  tar -C "$dir" -c . | docker import - local/bookworm-minbase > /dev/null
-  rm -rf "$dir" "$dir.log"
-fi
-
-base_context=$(mktemp -d)
-trap 'rm -rf "$base_context"' EXIT
-cp /etc/ssl/certs/ca-certificates.crt "$base_context/"
-if [ -f /etc/ssl/certs/java/cacerts ]; then
-  cp /etc/ssl/certs/java/cacerts "$base_context/"
-else
-  die "no Java trust store at /etc/ssl/certs/java/cacerts on this machine (install ca-certificates-java)"
-fi
-for spec in maven-jdk17:build-base jre17:runtime-base; do
-  name=local/${spec%%:*}
-  if ! have_image "$name"; then
-    say "building $name"
-    docker build -q -t "$name" -f "$ROOT/docker/${spec#*:}.Dockerfile" "$base_context" > /dev/null
-  fi
+MEASURE_REBUILD=0
+for arg in "$@"; do
+  case "$arg" in
+    --measure-rebuild) MEASURE_REBUILD=1 ;;
+    *) die "unknown argument $arg (usage: scripts/build-images.sh [--measure-rebuild])" ;;
+  esac
 done
-say "base images ready after $(( $(date +%s) - started )) s"
 
-# The sidecar as a container, for the container smoke test (container-tests/): the daprd of scripts/setup-daprd.sh.
-DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
-daprd_context=$(mktemp -d)
-cp "$DAPRD" "$daprd_context/daprd"
-docker build -q -t local/daprd:1.18.3 -f "$ROOT/docker/daprd.Dockerfile" "$daprd_context" > /dev/null
-rm -rf "$daprd_context"
+BUILD_IMAGE=${BUILD_IMAGE:-local/maven-jdk17}
+RUNTIME_IMAGE=${RUNTIME_IMAGE:-local/jre17}
+"$ROOT/scripts/start-docker.sh"
+if [[ "$BUILD_IMAGE" == local/* || "$RUNTIME_IMAGE" == local/* ]]; then
+  "$ROOT/scripts/build-base-images.sh"
+fi
+
+started=$(date +%s)
+revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" | head -n 1)
+LOG_DIR=${TMPDIR:-/tmp}/todo-dapr-image-builds
+mkdir -p "$LOG_DIR"
+
+# build FILE TAG: docker build with the base images as build arguments; the log goes to a file, its end to the
+# terminal on failure. Prints the seconds it took.
+build() {
+  local file=$1 tag=$2 log="$LOG_DIR/${2%%:*}.log" t0
+  t0=$(date +%s)
+  if ! docker build -f "$ROOT/$file" -t "$tag" \
+        --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
+        --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+        "$ROOT" > "$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    die "docker build -f $file failed (the end of its log is above; all of it in $log)"
+  fi
+  echo $(( $(date +%s) - t0 ))
+}
+size_of() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
 
 for app in todo:todo-api notification:notification-service; do
   file=Dockerfile.${app%%:*}
   tag=${app#*:}:latest
-  t0=$(date +%s)
-  say "docker build -f $file -t $tag ."
-  docker build -q -f "$ROOT/$file" -t "$tag" \
-    --build-arg BUILD_IMAGE=local/maven-jdk17 --build-arg RUNTIME_IMAGE=local/jre17 "$ROOT" > /dev/null
-  say "$tag built in $(( $(date +%s) - t0 )) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')"
+  say "docker build -f $file -t $tag . (BUILD_IMAGE=$BUILD_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE)"
+  seconds=$(build "$file" "$tag")
+  say "$tag built in $seconds s: $(size_of "$tag")"
 done
+say "both images built in $(( $(date +%s) - started )) s"
+
+if [ "$MEASURE_REBUILD" = 1 ]; then
+  source_file=$ROOT/todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java
+  [ -f "$source_file" ] || die "cannot find $source_file to change"
+  backup=$(mktemp)
+  cp -p "$source_file" "$backup"
+  trap 'cp -p "$backup" "$source_file"; rm -f "$backup"' EXIT
+  echo "// rebuild probe $(date +%s%N)" >> "$source_file"
+  say "one line added to ${source_file#"$ROOT"/}; rebuilding todo-api"
+  seconds=$(build Dockerfile.todo todo-api:rebuild-probe)
+  cp -p "$backup" "$source_file"
+  cached=$(grep -c 'Using cache' "$LOG_DIR/todo-api.log" || true)
+  docker rmi todo-api:rebuild-probe > /dev/null
+  say "rebuild after a one-line change: $seconds s ($cached steps from the cache, dependencies included; Maven ran offline)"
+  # Put the image back on the unchanged source (from the cache, seconds).
+  seconds=$(build Dockerfile.todo todo-api:latest)
+  say "todo-api:latest rebuilt on the restored source in $seconds s"
+fi

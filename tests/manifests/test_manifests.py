@@ -1,6 +1,8 @@
-"""The rules manifests/ must keep, checked on what `kustomize build` renders, so that they cannot drift:
-schemas (Kubernetes, strict; Dapr's CRDs), Dapr annotations, ports matching the Dockerfiles and the apps' defaults,
-probes, resources, the restricted Pod Security Standard, the Dapr resources, and the k6 Job's scripts."""
+"""The rules manifests/ and the Dockerfiles must keep, checked on what `kustomize build` renders, so they cannot drift:
+the schemas (Kubernetes, strict; Dapr's CRDs), the Dapr annotations, ports agreeing with the Dockerfiles and the apps'
+defaults, probes, resources, the restricted Pod Security Standard, the Dapr resources agreeing with the app's own
+timeouts and breaker, and the k6 Job's scripts. Run by scripts/validate-manifests.sh, which provides
+KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and KUBERNETES_VERSION."""
 import os
 import pathlib
 import re
@@ -12,10 +14,17 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-KUBERNETES_VERSION = "1.33.0"
-APPS = {"todo-api": ("todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java", "Dockerfile.todo"),
-        "notification-service": ("notification-verticle/src/main/java/com/example/dapr/notification/NotificationConfig.java",
-                                 "Dockerfile.notification")}
+KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "1.33.0")
+NAMESPACE = "todo-dapr"
+APP_UID = 10001
+APPS = {
+    "todo-api": {
+        "config": "todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java",
+        "dockerfile": "Dockerfile.todo", "module": "todo-verticle", "jar": "todo-api.jar"},
+    "notification-service": {
+        "config": "notification-verticle/src/main/java/com/example/dapr/notification/NotificationConfig.java",
+        "dockerfile": "Dockerfile.notification", "module": "notification-verticle", "jar": "notification-service.jar"},
+}
 
 
 def render(path):
@@ -44,14 +53,41 @@ def container(name):
     return pod(name)["spec"]["containers"][0]
 
 
+def env_of(c):
+    return {e["name"]: e.get("value") for e in c.get("env", [])}
+
+
+def java_default(app, name):
+    """The default of an environment variable in the app's config class: env.number("NAME", 3_000, ...)."""
+    text = (ROOT / APPS[app]["config"]).read_text()
+    match = re.search(r'env\.(?:number|port)\("' + name + r'",\s*([0-9_]+)', text)
+    assert match, f"no default for {name} in {APPS[app]['config']}"
+    return int(match.group(1).replace("_", ""))
+
+
+def dockerfile(app):
+    return (ROOT / APPS[app]["dockerfile"]).read_text()
+
+
+def workloads(docs=WITH_LOAD):
+    """Every pod template: (kind/name, pod spec)."""
+    for o in docs:
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"]
+
+
 def is_dapr(obj):
     return obj["apiVersion"].startswith("dapr.io/")
 
 
-# --- schemas -------------------------------------------------------------------------------------------------------
+def ident(o):
+    return f"{o['kind']}/{o['metadata']['name']}"
 
-@pytest.mark.parametrize("obj", [o for o in WITH_LOAD if not is_dapr(o)], ids=lambda o: f"{o['kind']}/{o['metadata']['name']}")
-def test_kubernetes_objects_pass_the_schemas_strictly(obj):
+
+# --- schemas ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("obj", [o for o in WITH_LOAD if not is_dapr(o)], ids=ident)
+def test_kubernetes_object_passes_the_kubernetes_schema_strictly(obj):
     kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
@@ -61,13 +97,13 @@ def crd_schemas():
         for crd in yaml.safe_load_all(path.read_text()):
             if crd and crd.get("kind") == "CustomResourceDefinition":
                 for version in crd["spec"]["versions"]:
-                    schemas[(crd["spec"]["group"] + "/" + version["name"], crd["spec"]["names"]["kind"])] = \
-                        version["schema"]["openAPIV3Schema"]
+                    key = (crd["spec"]["group"] + "/" + version["name"], crd["spec"]["names"]["kind"])
+                    schemas[key] = version["schema"]["openAPIV3Schema"]
     return schemas
 
 
 def unknown_fields(value, schema, path=""):
-    """Fields the structural schema does not declare: the API server would silently prune them."""
+    """Fields the structural schema does not declare: the API server would drop them without a word."""
     if schema.get("x-kubernetes-preserve-unknown-fields"):
         return []
     found = []
@@ -75,7 +111,7 @@ def unknown_fields(value, schema, path=""):
         for key, item in value.items():
             if key in schema["properties"]:
                 found += unknown_fields(item, schema["properties"][key], f"{path}.{key}")
-            elif "additionalProperties" not in schema:
+            elif "additionalProperties" not in schema and not (path == "" and key in ("apiVersion", "kind")):
                 found.append(f"{path}.{key}")
     elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
         for key, item in value.items():
@@ -86,28 +122,38 @@ def unknown_fields(value, schema, path=""):
     return found
 
 
-@pytest.mark.parametrize("obj", [o for o in BASE if is_dapr(o)], ids=lambda o: f"{o['kind']}/{o['metadata']['name']}")
-def test_dapr_objects_pass_the_crd_schemas_of_dapr_1_18_3(obj):
-    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
-    jsonschema.validate(obj, schema)
-    assert unknown_fields(obj, schema) == []
+@pytest.mark.parametrize("obj", [o for o in BASE if is_dapr(o)], ids=ident)
+def test_dapr_object_passes_the_crd_schema_of_dapr_1_18_3(obj):
+    schemas = crd_schemas()
+    key = (obj["apiVersion"], obj["kind"])
+    assert key in schemas, f"Dapr 1.18.3 has no CRD for {key}"
+    jsonschema.validate(obj, schemas[key])
+    assert unknown_fields(obj, schemas[key]) == []
 
 
-# --- the apps ------------------------------------------------------------------------------------------------------
+def test_every_kind_is_validated():
+    kinds = {o["kind"] for o in WITH_LOAD}
+    assert {"Component", "Configuration", "Resiliency"} <= kinds
+    assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Secret", "Job", "ConfigMap"} <= kinds
+    assert all(o["metadata"].get("namespace") == NAMESPACE for o in WITH_LOAD if o["kind"] != "Namespace")
+
+
+# --- the apps: ports, annotations, probes --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("app", APPS)
 def test_app_port_agrees_everywhere(app):
-    config, dockerfile = APPS[app]
-    default = int(re.search(r'env\.number\("APP_PORT", (\d+)', (ROOT / config).read_text()).group(1))
-    exposed = int(re.search(r"^EXPOSE (\d+)$", (ROOT / dockerfile).read_text(), re.M).group(1))
-    annotations = pod(app)["metadata"]["annotations"]
+    """app-port annotation == containerPort == APP_PORT env == the Dockerfile's EXPOSE and ENV == the app's default."""
+    default = java_default(app, "APP_PORT")
+    exposed = int(re.search(r"^EXPOSE (\d+)$", dockerfile(app), re.M).group(1))
+    image_env = int(re.search(r"^ENV APP_PORT=(\d+)", dockerfile(app), re.M).group(1))
     c = container(app)
-    env = {e["name"]: e.get("value") for e in c.get("env", [])}
-    assert default == exposed == int(annotations["dapr.io/app-port"]) == c["ports"][0]["containerPort"] \
-        == int(env["APP_PORT"])
+    annotation = int(pod(app)["metadata"]["annotations"]["dapr.io/app-port"])
+    assert (default, exposed, image_env, annotation, c["ports"][0]["containerPort"], int(env_of(c)["APP_PORT"])) \
+        == (default,) * 6
     service = objects("Service")[app]
     assert service["spec"]["ports"][0]["port"] == 80
-    assert service["spec"]["ports"][0]["targetPort"] == c["ports"][0]["name"]
+    assert service["spec"]["ports"][0]["targetPort"] in (c["ports"][0]["name"], default)
+    assert service["spec"]["selector"].items() <= pod(app)["metadata"]["labels"].items()
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -116,38 +162,116 @@ def test_dapr_annotations(app):
     assert annotations["dapr.io/enabled"] == "true"
     assert annotations["dapr.io/app-id"] == app
     assert annotations["dapr.io/enable-api-logging"] == "true"
+    assert annotations["dapr.io/log-as-json"] == "true"
     assert annotations["dapr.io/config"] in objects("Configuration")
     for key in ("sidecar-cpu-request", "sidecar-cpu-limit", "sidecar-memory-request", "sidecar-memory-limit",
-                "graceful-shutdown-seconds", "app-health-check-path"):
+                "graceful-shutdown-seconds", "app-health-check-path", "app-health-probe-interval",
+                "app-health-threshold"):
         assert f"dapr.io/{key}" in annotations, key
     assert annotations["dapr.io/enable-app-health-check"] == "true"
-    assert annotations["dapr.io/sidecar-seccomp-profile-type"] == "RuntimeDefault"
+    assert annotations["dapr.io/app-health-check-path"] == "/health/live"
+    # The sidecar's graceful shutdown fits in the pod's grace period.
+    assert int(annotations["dapr.io/graceful-shutdown-seconds"]) < pod(app)["spec"]["terminationGracePeriodSeconds"]
+
+
+def known_dapr_annotations():
+    text = pathlib.Path(os.environ["DAPR_ANNOTATIONS"]).read_text()
+    return set(re.findall(r'"(dapr\.io/[a-z0-9-]+)"', text))
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_dapr_annotation_is_one_dapr_1_18_3_knows(app):
+    """A misspelt annotation is ignored by the injector without a word: compare with Dapr's own list."""
+    used = {k for k in pod(app)["metadata"]["annotations"] if k.startswith("dapr.io/")}
+    assert used - known_dapr_annotations() == set()
 
 
 @pytest.mark.parametrize("app", APPS)
 def test_probes_on_the_health_routes(app):
     c = container(app)
-    assert c["startupProbe"]["httpGet"]["path"] == "/health/live"
-    assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
-    assert c["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    port = c["ports"][0]["name"]
+    for probe, path in (("startupProbe", "/health/live"), ("livenessProbe", "/health/live"),
+                        ("readinessProbe", "/health/ready")):
+        assert c[probe]["httpGet"]["path"] == path, probe
+        assert c[probe]["httpGet"]["port"] in (port, c["ports"][0]["containerPort"]), probe
 
 
-@pytest.mark.parametrize("name", ["todo-api", "notification-service", "redis"])
-def test_resources_and_the_restricted_security_context(name):
-    spec = pod(name)["spec"]
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["securityContext"]["runAsUser"] > 0
-    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-    assert spec["automountServiceAccountToken"] is False
+@pytest.mark.parametrize("app", APPS)
+def test_the_container_env_matches_the_app_defaults_it_relies_on(app):
+    env = env_of(container(app))
+    assert env["APP_PORT"] == str(java_default(app, "APP_PORT"))
+    if app == "todo-api":
+        assert env["DAPR_HTTP_PORT"] == str(java_default(app, "DAPR_HTTP_PORT")) == "3500"
+        for name in ("NOTIFY_TIMEOUT_MS", "STATE_TIMEOUT_MS", "BREAKER_MAX_FAILURES", "BREAKER_RESET_MS"):
+            assert env[name] == str(java_default(app, name)), name
+
+
+# --- resources and the restricted Pod Security Standard ------------------------------------------------------------
+
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                           "projected", "secret"}
+
+
+def restricted_violations(spec):
+    """The checks of the Kubernetes Pod Security Standard "restricted" (baseline included) on one pod spec."""
+    problems = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(key):
+            problems.append(key)
+    pod_sc = spec.get("securityContext", {})
+    for volume in spec.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            problems.append(f"volume {volume['name']}: {kinds - RESTRICTED_VOLUME_TYPES}")
+    if pod_sc.get("runAsUser") == 0:
+        problems.append("pod runAsUser 0")
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        sc = c.get("securityContext", {})
+        name = c["name"]
+        if sc.get("privileged"):
+            problems.append(f"{name}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation not false")
+        if not (sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True):
+            problems.append(f"{name}: runAsNonRoot not true")
+        if sc.get("runAsUser") == 0:
+            problems.append(f"{name}: runAsUser 0")
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: seccompProfile {seccomp}")
+        caps = sc.get("capabilities", {})
+        if "ALL" not in caps.get("drop", []):
+            problems.append(f"{name}: capabilities do not drop ALL")
+        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}: adds capabilities {caps['add']}")
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            problems.append(f"{name}: hostPort")
+    return problems
+
+
+@pytest.mark.parametrize("workload", list(workloads()), ids=lambda w: w[0])
+def test_pod_meets_the_restricted_pod_security_standard(workload):
+    _, spec = workload
+    assert restricted_violations(spec) == []
+
+
+@pytest.mark.parametrize("workload", list(workloads()), ids=lambda w: w[0])
+def test_containers_have_requests_limits_and_a_read_only_root(workload):
+    _, spec = workload
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for c in spec["containers"]:
-        assert set(c["resources"]["requests"]) == {"cpu", "memory"}
-        assert set(c["resources"]["limits"]) == {"cpu", "memory"}
-        sc = c["securityContext"]
-        assert sc["allowPrivilegeEscalation"] is False
-        assert sc["readOnlyRootFilesystem"] is True
-        assert sc["capabilities"]["drop"] == ["ALL"]
-    namespace = objects("Namespace")["todo-dapr"]
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert set(c["resources"]["requests"]) == {"cpu", "memory"}, c["name"]
+        assert set(c["resources"]["limits"]) == {"cpu", "memory"}, c["name"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, c["name"]
+        # Whatever it must write goes to an emptyDir.
+        for mount in c.get("volumeMounts", []):
+            if not mount.get("readOnly"):
+                assert "emptyDir" in volumes[mount["name"]], f"{c['name']}: {mount['mountPath']}"
+
+
+def test_the_namespace_enforces_the_restricted_standard():
+    labels = objects("Namespace")[NAMESPACE]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -155,8 +279,10 @@ def test_the_jvm_gets_a_writable_tmp_and_runs_as_the_image_user(app):
     mounts = {m["mountPath"]: m["name"] for m in container(app)["volumeMounts"]}
     volumes = {v["name"]: v for v in pod(app)["spec"]["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
-    uid = int(re.search(r"^ARG APP_UID=(\d+)$", (ROOT / APPS[app][1]).read_text(), re.M).group(1))
+    uid = int(re.search(r"^ARG APP_UID=(\d+)$", dockerfile(app), re.M).group(1))
+    assert uid == APP_UID
     assert pod(app)["spec"]["securityContext"]["runAsUser"] == uid
+    assert pod(app)["spec"]["securityContext"]["runAsNonRoot"] is True
 
 
 def test_notification_service_runs_three_replicas_behind_a_disruption_budget():
@@ -166,7 +292,7 @@ def test_notification_service_runs_three_replicas_behind_a_disruption_budget():
     assert 1 <= pdb["spec"]["minAvailable"] < 3
 
 
-# --- the Dapr resources --------------------------------------------------------------------------------------------
+# --- the Dapr resources ----------------------------------------------------------------------------------------------
 
 def test_the_state_store_is_redis_scoped_to_todo_api_with_its_password_from_a_secret():
     component = objects("Component")["statestore"]
@@ -174,48 +300,101 @@ def test_the_state_store_is_redis_scoped_to_todo_api_with_its_password_from_a_se
     assert component["scopes"] == ["todo-api"]
     assert component["auth"]["secretStore"] == "kubernetes"
     metadata = {m["name"]: m for m in component["spec"]["metadata"]}
+    assert "value" not in metadata["redisPassword"], "the password comes from the Secret, never inline"
     ref = metadata["redisPassword"]["secretKeyRef"]
     assert ref["key"] in objects("Secret")[ref["name"]]["data"]
-    assert metadata["redisHost"]["value"].split(":")[0] in objects("Service")
+    host, port = metadata["redisHost"]["value"].split(":")
+    service = objects("Service")[host.split(".")[0]]
+    assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+    # Redis requires the same password.
+    redis_env = container("redis")["env"]
+    assert {"name": ref["name"], "key": ref["key"]} in [e["valueFrom"]["secretKeyRef"] for e in redis_env
+                                                       if "valueFrom" in e]
 
 
 def test_only_todo_api_may_post_notify_on_notification_service():
+    """Access control is enforced by the callee's sidecar: notification-service's own Configuration carries it."""
     config = objects("Configuration")[pod("notification-service")["metadata"]["annotations"]["dapr.io/config"]]
     acl = config["spec"]["accessControl"]
     assert acl["defaultAction"] == "deny"
+    assert acl["trustDomain"] == "public"
     assert [p["appId"] for p in acl["policies"]] == ["todo-api"]
     policy = acl["policies"][0]
     assert policy["defaultAction"] == "deny"
+    assert policy["namespace"] == NAMESPACE
     assert policy["operations"] == [{"name": "/notify", "httpVerb": ["POST"], "action": "allow"}]
     for config in objects("Configuration").values():
         # Access control reads the callers' mTLS identities: nothing here may turn mTLS off.
         assert config["spec"].get("mtls", {}).get("enabled", True) is True
+        assert 0 < float(config["spec"]["tracing"]["samplingRate"]) <= 1
 
 
 def test_resiliency_agrees_with_the_apps_own_timeouts_and_breaker():
     resiliency = objects("Resiliency")["todo-api-resiliency"]
     policies, targets = resiliency["spec"]["policies"], resiliency["spec"]["targets"]
-    env = {e["name"]: e["value"] for e in container("todo-api")["env"]}
     app = targets["apps"]["notification-service"]
     assert "retry" not in app, "a notification is not idempotent: no retries on the app target"
-    assert policies["timeouts"][app["timeout"]] == f"{int(env['NOTIFY_TIMEOUT_MS']) // 1000}s"
+    assert policies["timeouts"][app["timeout"]] == f"{java_default('todo-api', 'NOTIFY_TIMEOUT_MS') // 1000}s"
     breaker = policies["circuitBreakers"][app["circuitBreaker"]]
-    assert breaker["trip"] == f"consecutiveFailures >= {env['BREAKER_MAX_FAILURES']}"
-    assert breaker["timeout"] == f"{int(env['BREAKER_RESET_MS']) // 1000}s"
+    assert breaker["trip"] == f"consecutiveFailures >= {java_default('todo-api', 'BREAKER_MAX_FAILURES')}"
+    assert breaker["timeout"] == f"{java_default('todo-api', 'BREAKER_RESET_MS') // 1000}s"
     store = targets["components"]["statestore"]["outbound"]
-    assert policies["timeouts"][store["timeout"]] == f"{int(env['STATE_TIMEOUT_MS']) // 1000}s"
+    assert policies["timeouts"][store["timeout"]] == f"{java_default('todo-api', 'STATE_TIMEOUT_MS') // 1000}s"
     assert "retry" not in store, "todo-api retries state calls itself"
     assert resiliency["scopes"] == ["todo-api"]
 
 
-# --- the k6 Job ----------------------------------------------------------------------------------------------------
+# --- the Dockerfiles -------------------------------------------------------------------------------------------------
+
+def root_modules():
+    return re.findall(r"<module>([^<]+)</module>", (ROOT / "pom.xml").read_text())
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_dockerfile_builds_only_its_modules_from_a_cached_dependency_layer(app):
+    text = dockerfile(app)
+    module = APPS[app]["module"]
+    # Public base images by default, so the same file builds anywhere.
+    assert re.search(r"^ARG BUILD_IMAGE=maven:\S+$", text, re.M)
+    assert re.search(r"^ARG RUNTIME_IMAGE=eclipse-temurin:\S+-jre\S*$", text, re.M)
+    # Maven reads every module the root pom lists: each pom must be copied, and allowed by .dockerignore.
+    dockerignore = (ROOT / ".dockerignore").read_text().split("\n")
+    for m in root_modules():
+        assert f"COPY {m}/pom.xml {m}/" in text, m
+        assert f"!{m}/pom.xml" in dockerignore, m
+    lines = text.split("\n")
+    first_source = next(i for i, line in enumerate(lines) if re.match(r"COPY \S+/src ", line))
+    resolve = next(i for i, line in enumerate(lines) if line.startswith("RUN mvn"))
+    assert resolve < first_source, "dependencies are resolved before the sources are copied"
+    assert f"-pl {module} -am" in lines[resolve] and "-DskipTests" in lines[resolve]
+    build = next(i for i, line in enumerate(lines) if i > first_source and line.startswith("RUN mvn"))
+    assert " -o " in lines[build] and f"-pl {module} -am" in lines[build] and "-DskipTests" in lines[build]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_dockerfile_runtime_stage_is_non_root_exec_form_and_labelled(app):
+    runtime = dockerfile(app).split("FROM ${RUNTIME_IMAGE}")[1]
+    assert re.search(r"^USER \$\{APP_UID\}:\$\{APP_UID\}$", runtime, re.M)
+    entrypoint = re.search(r"^ENTRYPOINT (\[.*?\])$", runtime, re.M | re.S).group(1)
+    assert entrypoint.startswith('["java"'), "exec form: java is PID 1 and gets SIGTERM"
+    for flag in ("-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/app.jar"):
+        assert flag in entrypoint
+    for label in ("title", "description", "version", "revision"):
+        assert f"org.opencontainers.image.{label}=" in runtime
+    assert "mvn" not in runtime and "apt-get" not in runtime
+
+
+# --- the k6 Job ------------------------------------------------------------------------------------------------------
 
 def test_the_k6_job_runs_the_scripts_of_load_unchanged():
     job = objects("Job", WITH_LOAD)["k6-create-tasks"]
     spec = job["spec"]["template"]["spec"]
     assert spec["containers"][0]["args"][-1] == "/scripts/create-tasks.js"
     config_map = next(o for o in WITH_LOAD if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("k6-scripts"))
+    assert "create-tasks.js" in config_map["data"]
     for name, text in config_map["data"].items():
         assert text == (ROOT / "load" / name).read_text(), f"manifests/components/k6-load/{name} differs from load/{name}"
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert "k6-create-tasks" not in objects("Job")
+    mounted = {v["configMap"]["name"] for v in spec["volumes"] if "configMap" in v}
+    assert mounted == {config_map["metadata"]["name"]}
+    assert env_of(spec["containers"][0])["TODO_URL"].startswith("http://todo-api.")
+    assert "k6-create-tasks" not in objects("Job"), "the load Job is only in the with-load overlay"

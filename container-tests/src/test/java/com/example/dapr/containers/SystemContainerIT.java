@@ -4,11 +4,13 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
 import org.testcontainers.containers.wait.strategy.Wait;
+import org.testcontainers.images.builder.ImageFromDockerfile;
 import org.testcontainers.utility.DockerImageName;
 import org.testcontainers.utility.MountableFile;
 
@@ -23,7 +25,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Comparator;
 import java.util.Set;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -34,28 +38,37 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * network of their own, with Dapr's in-memory state store and the SQLite name resolver on a shared folder.
  * {@code POST /tasks} goes in through todo-api's published port; the task must be stored and its notification must
  * reach a replica. Needs the images of scripts/build-images.sh ({@code todo-api:latest},
- * {@code notification-service:latest}, {@code local/daprd:1.18.3}).
+ * {@code notification-service:latest}) and a daprd 1.18.3 binary (scripts/setup-daprd.sh): the test builds the image
+ * {@code local/daprd:1.18.3} from it (docker/daprd.Dockerfile) when that image is not there yet. Without a Docker
+ * engine the test is skipped, and says so.
  */
 class SystemContainerIT {
 
   private static final Path ROOT = Path.of(System.getProperty("project.root", "..")).toAbsolutePath().normalize();
-  private static final DockerImageName DAPRD = DockerImageName.parse("local/daprd:1.18.3");
+  private static final String DAPR_VERSION = "1.18.3";
+  private static final DockerImageName DAPRD = DockerImageName.parse("local/daprd:" + DAPR_VERSION);
   private static final List<GenericContainer<?>> CONTAINERS = new ArrayList<>();
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static Network network;
   private static GenericContainer<?> todoApi;
   private static final List<GenericContainer<?>> REPLICAS = new ArrayList<>();
 
+  private static boolean dockerAvailable;
+  private static Path nameResolution;
+
   @BeforeAll
   static void start() throws IOException {
-    if (!DockerClientFactory.instance().isDockerAvailable()) {
+    dockerAvailable = DockerClientFactory.instance().isDockerAvailable();
+    if (!dockerAvailable) {
+      // Each test is then reported as skipped (see skipWithoutDocker), not silently absent.
       System.err.println("\n*** SKIPPED: no Docker engine answers, so the container smoke test cannot run. ***\n"
         + "*** Start one (scripts/start-docker.sh) and build the images (scripts/build-images.sh).    ***\n");
-      Assumptions.abort("no Docker engine");
+      return;
     }
+    ensureDaprdImage();
     network = Network.newNetwork();
     // The SQLite name-resolution database, shared by every daprd container (all on this one machine).
-    Path nameResolution = Files.createTempDirectory("todo-dapr-nr");
+    nameResolution = Files.createTempDirectory("todo-dapr-nr");
     Files.setPosixFilePermissions(nameResolution, PosixFilePermissions.fromString("rwxrwxrwx"));
 
     for (int k = 1; k <= 2; k++) {
@@ -69,6 +82,49 @@ class SystemContainerIT {
       .withEnv("DAPR_HTTP_PORT", "3500");
     sidecar("todo-api", "todo-api", 8000, nameResolution);
     CONTAINERS.forEach(GenericContainer::start);
+  }
+
+  /** Builds local/daprd:1.18.3 from the daprd binary of scripts/setup-daprd.sh unless the image is there already. */
+  private static void ensureDaprdImage() throws IOException {
+    try {
+      DockerClientFactory.instance().client().inspectImageCmd(DAPRD.asCanonicalNameString()).exec();
+      return;
+    } catch (com.github.dockerjava.api.exception.NotFoundException missing) {
+      // built below
+    }
+    Path binary = daprdBinary();
+    System.err.println("building " + DAPRD.asCanonicalNameString() + " from " + binary);
+    new ImageFromDockerfile(DAPRD.asCanonicalNameString(), false)
+      .withFileFromPath("Dockerfile", ROOT.resolve("docker/daprd.Dockerfile"))
+      .withFileFromPath("daprd", binary)
+      .get();
+  }
+
+  /** -Ddaprd.binary, $DAPRD, or the cache of scripts/setup-daprd.sh (~/.cache/todo-dapr/daprd-1.18.3-*). */
+  private static Path daprdBinary() throws IOException {
+    for (String given : new String[] {System.getProperty("daprd.binary"), System.getenv("DAPRD")}) {
+      if (given != null && !given.isBlank() && Files.isExecutable(Path.of(given))) {
+        return Path.of(given);
+      }
+    }
+    Path cache = Path.of(System.getenv().getOrDefault("DAPR_CACHE_DIR",
+      System.getProperty("user.home") + "/.cache/todo-dapr"));
+    Path fixed = cache.resolve("dapr-" + DAPR_VERSION).resolve("daprd");
+    if (Files.isExecutable(fixed)) {
+      return fixed;
+    }
+    if (Files.isDirectory(cache)) {
+      try (Stream<Path> dirs = Files.list(cache)) {
+        Path built = dirs.filter(d -> d.getFileName().toString().startsWith("daprd-" + DAPR_VERSION + "-"))
+          .map(d -> d.resolve("daprd")).filter(Files::isExecutable)
+          .max(Comparator.comparing(p -> p.toFile().lastModified())).orElse(null);
+        if (built != null) {
+          return built;
+        }
+      }
+    }
+    throw new IllegalStateException("no daprd " + DAPR_VERSION + " binary: run scripts/setup-daprd.sh first "
+      + "(or pass -Ddaprd.binary=/path/to/daprd)");
   }
 
   private static GenericContainer<?> app(String image, String alias, int port) {
@@ -102,6 +158,11 @@ class SystemContainerIT {
     CONTAINERS.add(daprd);
   }
 
+  @BeforeEach
+  void skipWithoutDocker() {
+    Assumptions.assumeTrue(dockerAvailable, "SKIPPED: no Docker engine answers (start one with scripts/start-docker.sh)");
+  }
+
   @AfterAll
   static void stop() {
     for (GenericContainer<?> container : CONTAINERS) {
@@ -109,6 +170,13 @@ class SystemContainerIT {
     }
     if (network != null) {
       network.close();
+    }
+    if (nameResolution != null) {
+      try (Stream<Path> files = Files.walk(nameResolution)) {
+        files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+      } catch (IOException ignored) {
+        // a temporary folder: best effort
+      }
     }
   }
 
