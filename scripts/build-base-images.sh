@@ -3,7 +3,6 @@
 # already there is kept; REBUILD=1 makes them anew):
 #   local/bookworm-minbase  debootstrap --variant=minbase of Debian bookworm, then `docker import`
 #   local/maven-jdk17       + JDK 17 and Maven from Debian, trusting the host's local CAs (docker/build-base.Dockerfile)
-#   local/jre17             + the headless JRE 17 only (docker/runtime-base.Dockerfile)
 # The Debian mirror is the one apt uses here (/etc/apt/sources.list*). Needs root (debootstrap) and a Docker engine
 # (started by scripts/start-docker.sh).
 set -euo pipefail
@@ -15,7 +14,6 @@ export DOCKER_BUILDKIT=0
 SUITE=bookworm
 MINBASE=local/bookworm-minbase
 BUILD_BASE=local/maven-jdk17
-RUNTIME_BASE=local/jre17
 
 "$ROOT/scripts/start-docker.sh"
 started=$(date +%s)
@@ -68,17 +66,18 @@ if [ -d /usr/local/share/ca-certificates ]; then
   find /usr/local/share/ca-certificates -name '*.crt' -type f -exec cp {} "$context/local-ca/" \;
 fi
 
-for spec in "$BUILD_BASE:build-base" "$RUNTIME_BASE:runtime-base"; do
+for spec in "$BUILD_BASE:build-base"; do
   name=${spec%%:*}
-  if have_image "$name"; then
+  recipe=$(sha256sum "$ROOT/docker/${spec#*:}.Dockerfile" | cut -c1-12)
+  if have_image "$name" && [ "$(docker image inspect -f '{{index .Config.Labels "todo-dapr.recipe"}}' "$name")" = "$recipe" ]; then
     say "$name is there ($(size_of "$name"))"
     continue
   fi
   t0=$(date +%s)
   [ "$name" != "$BUILD_BASE" ] || say "local CAs given to $BUILD_BASE: $(find "$context/local-ca" -type f -printf '%f ')"
   say "docker build -t $name -f docker/${spec#*:}.Dockerfile (apt-get from Debian inside; about a minute)"
-  docker build -q --build-arg BASE_IMAGE="$MINBASE" -t "$name" -f "$ROOT/docker/${spec#*:}.Dockerfile" "$context" \
+  docker build -q --build-arg BASE_IMAGE="$MINBASE" --label todo-dapr.recipe="$recipe" -t "$name" -f "$ROOT/docker/${spec#*:}.Dockerfile" "$context" \
     > "$context/build.log" 2>&1 || { tail -n 30 "$context/build.log" >&2; die "building $name failed"; }
   say "$name built in $(( $(date +%s) - t0 )) s ($(size_of "$name"))"
 done
-say "base images ready in $(( $(date +%s) - started )) s: $MINBASE, $BUILD_BASE, $RUNTIME_BASE"
+say "base images ready in $(( $(date +%s) - started )) s: $MINBASE, $BUILD_BASE"

@@ -22,7 +22,7 @@ for arg in "$@"; do
 done
 
 BUILD_IMAGE=${BUILD_IMAGE:-local/maven-jdk17}
-RUNTIME_IMAGE=${RUNTIME_IMAGE:-local/jre17}
+RUNTIME_IMAGE=${RUNTIME_IMAGE:-local/bookworm-minbase}
 "$ROOT/scripts/start-docker.sh"
 if [[ "$BUILD_IMAGE" == local/* || "$RUNTIME_IMAGE" == local/* ]]; then
   "$ROOT/scripts/build-base-images.sh"

@@ -356,7 +356,7 @@ def test_dockerfile_builds_only_its_modules_from_a_cached_dependency_layer(app):
     module = APPS[app]["module"]
     # Public base images by default, so the same file builds anywhere.
     assert re.search(r"^ARG BUILD_IMAGE=maven:\S+$", text, re.M)
-    assert re.search(r"^ARG RUNTIME_IMAGE=eclipse-temurin:\S+-jre\S*$", text, re.M)
+    assert re.search(r"^ARG RUNTIME_IMAGE=debian:\S+$", text, re.M)
     # Maven reads every module the root pom lists: each pom must be copied, and allowed by .dockerignore.
     dockerignore = (ROOT / ".dockerignore").read_text().split("\n")
     for m in root_modules():
@@ -382,6 +382,7 @@ def test_dockerfile_runtime_stage_is_non_root_exec_form_and_labelled(app):
     for label in ("title", "description", "version", "revision"):
         assert f"org.opencontainers.image.{label}=" in runtime
     assert "mvn" not in runtime and "apt-get" not in runtime
+    assert "COPY --from=build /opt/java /opt/java" in runtime, "the jlinked runtime, not a whole JRE"
 
 
 # --- the k6 Job ------------------------------------------------------------------------------------------------------
