@@ -7,7 +7,7 @@
 // for runs of 10,000 calls or more over 3 replicas, a replica's share is off an even split by more than 5 points.
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
-import { env, seconds, metric, fmt, thresholdLines, latencyLine, trendStats } from './lib.js';
+import { env, constantArrival, seconds, metric, fmt, thresholdLines, latencyLine, trendStats } from './lib.js';
 import { createTask } from './requests.js';
 
 const BASE = env('TODO_URL', 'http://127.0.0.1:8000');
@@ -39,14 +39,7 @@ for (const replica of REPLICAS) {
 
 export const options = {
   scenarios: {
-    create_tasks: {
-      executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: VUS,
-      maxVUs: parseInt(env('MAX_VUS', String(VUS * 4)), 10),
-    },
+    create_tasks: constantArrival(RATE, DURATION, VUS),
   },
   thresholds,
   summaryTrendStats: trendStats,

@@ -6,7 +6,7 @@
 //   k6 run load/floor.js                                  (DAPR_URL, RATE, DURATION, VUS, P99_MS from env)
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
-import { env, metric, fmt, thresholdLines, latencyLine, trendStats } from './lib.js';
+import { env, constantArrival, metric, fmt, thresholdLines, latencyLine, trendStats } from './lib.js';
 import { floorPair } from './requests.js';
 
 const DAPR = env('DAPR_URL', 'http://127.0.0.1:3500');
@@ -21,14 +21,7 @@ const delivered = new Counter('notifications_delivered');
 
 export const options = {
   scenarios: {
-    floor: {
-      executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: VUS,
-      maxVUs: parseInt(env('MAX_VUS', String(VUS * 4)), 10),
-    },
+    floor: constantArrival(RATE, DURATION, VUS),
   },
   thresholds: {
     http_req_failed: ['rate==0'],

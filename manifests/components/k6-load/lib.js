@@ -5,6 +5,18 @@ export function env(name, fallback) {
   return value === undefined || value === '' ? fallback : value;
 }
 
+/** A constant-arrival-rate scenario: `rate` iterations a second for `duration`, MAX_VUS (default 4 x vus) at most. */
+export function constantArrival(rate, duration, vus) {
+  return {
+    executor: 'constant-arrival-rate',
+    rate,
+    timeUnit: '1s',
+    duration,
+    preAllocatedVUs: vus,
+    maxVUs: parseInt(env('MAX_VUS', String(vus * 4)), 10),
+  };
+}
+
 export function seconds(duration) {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(duration);
   if (!match) {
