@@ -223,7 +223,8 @@ MSG
 if [ $DETACH -eq 1 ]; then
   exit 0
 fi
-trap 'echo >&2; stop_all; exit 0' INT TERM
+# Stop everything even when the terminal or a pipe (scripts/run.sh | tee) is gone: no SIGPIPE, no exit on a failed echo.
+trap 'trap "" PIPE; set +e; echo >&2; stop_all; exit 0' INT TERM HUP
 # Watch the processes; say so when one dies, and keep the rest running.
 declare -A reported=()
 while true; do
