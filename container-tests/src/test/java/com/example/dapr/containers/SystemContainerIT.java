@@ -84,7 +84,10 @@ class SystemContainerIT {
     CONTAINERS.forEach(GenericContainer::start);
   }
 
-  /** Builds local/daprd:1.18.3 from the daprd binary of scripts/setup-daprd.sh unless the image is there already. */
+  /**
+   * Builds local/daprd:1.18.3 from the daprd binary of scripts/setup-daprd.sh unless the image is there already
+   * (scripts/build-images.sh, which the test command runs first, builds it from the current binary every time).
+   */
   private static void ensureDaprdImage() throws IOException {
     try {
       DockerClientFactory.instance().client().inspectImageCmd(DAPRD.asCanonicalNameString()).exec();
