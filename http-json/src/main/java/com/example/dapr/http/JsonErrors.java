@@ -1,7 +1,6 @@
 package com.example.dapr.http;
 
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
@@ -71,10 +70,5 @@ public final class JsonErrors {
 
   private static String messageOr(Throwable failure, String fallback) {
     return failure != null && failure.getMessage() != null ? failure.getMessage() : fallback;
-  }
-
-  /** The JSON body of an error, for tests and for handlers that answer directly. */
-  public static JsonObject body(String error, String message) {
-    return new JsonObject().put("error", error).put("message", message);
   }
 }
