@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine, on loopback, with real Dapr sidecars and no cluster or container:
-# a state store (Dapr's in-memory store, or Redis with --redis), todo-api with its daprd, and notification-service as
-# N replicas (3 by default), each with its own daprd. Name resolution is Dapr's SQLite resolver (dapr/config.yaml).
+# redis-server (Debian's; the outbox's streams and notification-service's delivery record, and with --redis the
+# tasks), todo-api with its daprd and a state store (Dapr's in-memory store, or Redis with --redis), and
+# notification-service as N replicas (3 by default), each with its own daprd. Name resolution is Dapr's SQLite
+# resolver (dapr/config.yaml). Redis persists to the run folder (append-only file) and keeps its data across stops.
 #
 #   scripts/run.sh                 start, wait until ready, print a summary, stay in the foreground; Ctrl-C stops all
 #   scripts/run.sh --detach        the same, then return and leave it running; `scripts/run.sh stop` stops it
-#   scripts/run.sh --redis         Redis (Debian's redis-server, on a free port) as the state store
+#   scripts/run.sh --redis         Redis as the state store of the tasks too, as in the seed
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh status | stop
 #
 # Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database), PORT_OFFSET (default 0; added to
-# every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV (extra "VAR=value ..." for todo-api).
+# every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
+# "VAR=value ..." for todo-api and for every notification-service replica).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=run
@@ -43,12 +46,14 @@ PROCESSES=$RUN_DIR/processes
 O=${PORT_OFFSET:-0}
 
 # Port plan: process k (0 = todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports
-# 3500+10k (HTTP), 50001+10k (gRPC), 50002+10k (internal gRPC), 9090+10k (metrics); PORT_OFFSET is added to all.
+# 3500+10k (HTTP), 50001+10k (gRPC), 50002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390. PORT_OFFSET is
+# added to all. The ports stay the same from one start to the next, so a process restarted alone finds the others.
 app_port() { echo $((8000 + $1 + O)); }
 http_port() { echo $((3500 + 10 * $1 + O)); }
 grpc_port() { echo $((50001 + 10 * $1 + O)); }
 internal_port() { echo $((50002 + 10 * $1 + O)); }
 metrics_port() { echo $((9090 + 10 * $1 + O)); }
+REDIS_PORT=$((6390 + O))
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -96,6 +101,7 @@ if [ -f "$PROCESSES" ]; then
 fi
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (redis-server) is already in use; stop what uses it, or set PORT_OFFSET"
 for k in $(seq 0 "$REPLICAS"); do
   for p in "$(app_port "$k")" "$(http_port "$k")" "$(grpc_port "$k")" "$(internal_port "$k")" "$(metrics_port "$k")"; do
     port_in_use "$p" && die "port $p is already in use; stop what uses it, or set PORT_OFFSET (e.g. PORT_OFFSET=100)"
@@ -148,20 +154,17 @@ wait_http() { # what url timeout_s pid log
   done
 }
 
-# 3. The state store.
-RESOURCES=$ROOT/dapr/components
-declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1)
-if [ "$STORE" = redis ]; then
-  command -v redis-server >/dev/null || apt_install redis-server
-  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo $((6380 + O)))
-  say "starting redis-server on 127.0.0.1:$REDIS_PORT"
-  pid=$(start_process redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no)
-  record redis "$pid" "redis://127.0.0.1:$REDIS_PORT"
-  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis-server did not start; see $LOG_DIR/redis.log"
-  RESOURCES=$ROOT/dapr/components-redis
-  SIDECAR_ENV+=(REDIS_HOST="127.0.0.1:$REDIS_PORT")
-fi
+# 3. redis-server: append-only file in the run folder, fsync once a second. A crash of redis-server loses nothing it
+# acknowledged (it writes the file before it answers); a crash of the machine can lose the last second or so.
+command -v redis-server >/dev/null || apt_install redis-server redis-tools
+mkdir -p "$RUN_DIR/redis"
+say "starting redis-server on 127.0.0.1:$REDIS_PORT (data in $RUN_DIR/redis, kept across stops)"
+pid=$(start_process redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+  --dir "$RUN_DIR/redis" --appendonly yes --appendfsync everysec --save "" --protected-mode yes)
+record redis "$pid" "redis://127.0.0.1:$REDIS_PORT"
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server did not start; see $LOG_DIR/redis.log"
+declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1 REDIS_HOST="127.0.0.1:$REDIS_PORT")
 
 JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError}
 start_sidecar() { # k app_id
@@ -173,15 +176,18 @@ start_sidecar() { # k app_id
     --dapr-http-port "$(http_port "$k")" --dapr-grpc-port "$(grpc_port "$k")" \
     --dapr-internal-grpc-port "$(internal_port "$k")" --metrics-port "$(metrics_port "$k")" \
     --dapr-listen-addresses 127.0.0.1 \
-    --resources-path "$RESOURCES" --config "$ROOT/dapr/config.yaml" \
+    --resources-path "$ROOT/dapr/components" --resources-path "$ROOT/dapr/state-$STORE" \
+    --config "$ROOT/dapr/config.yaml" \
     --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
 # 4. notification-service replicas, each with its sidecar.
 say "starting $REPLICAS notification-service replica(s) and their sidecars"
 for k in $(seq 1 "$REPLICAS"); do
+  # shellcheck disable=SC2086 # NOTIFICATION_ENV is a list of VAR=value words
   pid=$(start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
-    REPLICA_ID="notification-$k" java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
+    DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" ${NOTIFICATION_ENV:-} \
+    java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
   record "notification-$k" "$pid" "http://127.0.0.1:$(app_port "$k")"
 done
 for k in $(seq 1 "$REPLICAS"); do

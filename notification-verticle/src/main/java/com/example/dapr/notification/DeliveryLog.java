@@ -23,7 +23,7 @@ final class DeliveryLog implements Shareable {
     this.recent = new ArrayDeque<>(Math.min(capacity, 1024));
   }
 
-  synchronized void record(String message, String taskId) {
+  synchronized void record(String message, String taskId, String notificationId) {
     delivered++;
     if (capacity == 0) {
       return;
@@ -34,14 +34,19 @@ final class DeliveryLog implements Shareable {
     recent.addLast(new JsonObject()
       .put("message", message)
       .put("task_id", taskId)
+      .put("notification_id", notificationId)
       .put("received_at", Instant.now().toString()));
   }
 
-  /** The count and the recent notifications, newest last; only those of {@code taskId} when it is not null. */
-  synchronized JsonObject snapshot(String taskId) {
+  /**
+   * The count and the recent notifications, newest last; only those of {@code taskId} and of {@code notificationId}
+   * when they are not null.
+   */
+  synchronized JsonObject snapshot(String taskId, String notificationId) {
     JsonArray items = new JsonArray();
     for (JsonObject item : recent) {
-      if (taskId == null || taskId.equals(item.getString("task_id"))) {
+      if ((taskId == null || taskId.equals(item.getString("task_id")))
+        && (notificationId == null || notificationId.equals(item.getString("notification_id")))) {
         items.add(item.copy());
       }
     }

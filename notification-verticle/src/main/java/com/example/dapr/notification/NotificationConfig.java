@@ -8,19 +8,45 @@ import java.net.UnknownHostException;
 /**
  * Settings of notification-service, from environment variables with the seed's defaults.
  *
- * @param port         APP_PORT, 8001: the port its Dapr sidecar forwards to ({@code dapr.io/app-port})
- * @param replica      REPLICA_ID, else HOSTNAME (the pod name on Kubernetes), else the host name
- * @param maxBodyBytes MAX_BODY_BYTES, 16384: larger bodies are refused with 413
- * @param recentLimit  RECENT_NOTIFICATIONS, 200: how many notifications {@code GET /notifications} remembers
+ * @param port           APP_PORT, 8001: the port its Dapr sidecar forwards to ({@code dapr.io/app-port})
+ * @param replica        REPLICA_ID, else HOSTNAME (the pod name on Kubernetes), else the host name
+ * @param maxBodyBytes   MAX_BODY_BYTES, 16384: larger bodies are refused with 413
+ * @param recentLimit    RECENT_NOTIFICATIONS, 200: how many notifications {@code GET /notifications} remembers
+ * @param faultInjection FAULT_INJECTION, false: when true, {@code PUT /faults} can slow {@code /notify} down (tests)
+ * @param dedup          where the record of delivered notifications is kept, shared by every replica
  */
-public record NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit) {
+public record NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
+                                 Dedup dedup) {
+
+  /**
+   * The deduplication record: kept in the Dapr state store {@code store} (DEDUP_STORE_NAME, "notificationstore";
+   * "none" turns deduplication off) through this replica's own sidecar (DAPR_HTTP_PORT, 3500), for
+   * {@code ttlSeconds} (DEDUP_TTL_SECONDS, 25 h: longer than todo-api keeps redelivering, NOTIFY_GIVE_UP_AFTER_MS).
+   * A claim older than {@code claimTimeoutMs} (CLAIM_TIMEOUT_MS) is taken to be abandoned by a replica that died.
+   */
+  public record Dedup(String store, String sidecarHost, int sidecarHttpPort, String apiToken, long timeoutMs,
+                      long ttlSeconds, long claimTimeoutMs) {
+    public boolean enabled() {
+      return !"none".equals(store);
+    }
+  }
 
   public static NotificationConfig from(Env env) {
+    Dedup dedup = new Dedup(
+      env.string("DEDUP_STORE_NAME", "notificationstore"),
+      env.string("DAPR_SIDECAR_IP", "127.0.0.1"),
+      env.port("DAPR_HTTP_PORT", 3500),
+      env.string("DAPR_API_TOKEN", null),
+      env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
+      env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000),
+      env.number("CLAIM_TIMEOUT_MS", 10_000, 1, 3_600_000));
     return new NotificationConfig(
       (int) env.number("APP_PORT", 8001, 0, 65_535),
       env.string("REPLICA_ID", env.string("HOSTNAME", localHostName())),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
-      (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000));
+      (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000),
+      "true".equalsIgnoreCase(env.choice("FAULT_INJECTION", "false", "true", "false")),
+      dedup);
   }
 
   private static String localHostName() {

@@ -16,8 +16,9 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.util.logging.Logger;
 
 /**
- * notification-service: knows nothing about Dapr. Its sidecar forwards {@code /v1.0/invoke/notification-service/method/notify}
- * here as {@code POST /notify}.
+ * notification-service. Its sidecar forwards {@code /v1.0/invoke/notification-service/method/notify} here as
+ * {@code POST /notify}; the record that makes each notification delivered once across replicas is kept through the
+ * same sidecar's state API ({@link DeliveryRecords}).
  */
 public class NotificationVerticle extends VerticleBase {
 
@@ -29,6 +30,7 @@ public class NotificationVerticle extends VerticleBase {
 
   private final NotificationConfig config;
   private HttpServer server;
+  private DeliveryRecords records;
 
   public NotificationVerticle() {
     this(NotificationConfig.from(Env.system()));
@@ -42,13 +44,20 @@ public class NotificationVerticle extends VerticleBase {
   public Future<?> start() {
     DeliveryLog deliveries = vertx.sharedData().<String, DeliveryLog>getLocalMap("notification-service")
       .computeIfAbsent("deliveries", k -> new DeliveryLog(config.recentLimit()));
-    NotifyHandler notify = new NotifyHandler(config.replica(), deliveries);
+    Faults faults = vertx.sharedData().<String, Faults>getLocalMap("notification-service")
+      .computeIfAbsent("faults", k -> new Faults());
+    records = config.dedup().enabled() ? new DeliveryRecords(vertx, config.dedup(), config.replica()) : null;
+    NotifyHandler notify = new NotifyHandler(vertx, config.replica(), deliveries, records, faults);
 
     Router router = Router.router(vertx);
     JsonErrors.install(router);
     router.post("/notify").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     router.post("/notify").handler(notify::notify);
     router.get("/notifications").handler(notify::list);
+    if (config.faultInjection()) {
+      router.put("/faults").handler(BodyHandler.create(false).setBodyLimit(1_024));
+      router.put("/faults").handler(faults::set);
+    }
     router.get("/health").handler(this::health);
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());
@@ -57,7 +66,18 @@ public class NotificationVerticle extends VerticleBase {
     return server.requestHandler(router)
       .listen(config.port())
       .onSuccess(s -> LOG.info(() -> "notification-service replica " + config.replica()
-        + " listening on port " + s.actualPort()));
+        + " listening on port " + s.actualPort() + (records == null ? "; deduplication off"
+        : "; delivered once, recorded in state store '" + config.dedup().store() + "' through the sidecar at "
+        + config.dedup().sidecarHost() + ":" + config.dedup().sidecarHttpPort())
+        + (config.faultInjection() ? "; FAULT_INJECTION on (PUT /faults)" : "")));
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (records != null) {
+      records.close();
+    }
+    return Future.succeededFuture();
   }
 
   /** The actual port, useful when APP_PORT is 0 (tests). */

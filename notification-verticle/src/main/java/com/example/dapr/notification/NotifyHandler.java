@@ -1,52 +1,107 @@
 package com.example.dapr.notification;
 
+import com.example.dapr.http.ApiException;
+import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.JsonRequests;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
+import java.time.Instant;
+import java.util.Map;
 import java.util.logging.Logger;
 
-/** {@code POST /notify}: validates a notification, records it, and answers that it was delivered by this replica. */
+/**
+ * {@code POST /notify}: validates a notification, delivers it once, and answers that it was delivered by this replica.
+ * A notification with a {@code notification_id} is delivered once across every replica ({@link DeliveryRecords}): a
+ * repeat is answered with the first delivery's answer and header {@code X-Notification-Duplicate: true}.
+ */
 final class NotifyHandler {
 
   static final int MAX_MESSAGE_LENGTH = 2_000;
-  static final int MAX_TASK_ID_LENGTH = 200;
+  static final int MAX_ID_LENGTH = 200;
   private static final Logger LOG = Logger.getLogger(NotifyHandler.class.getName());
 
+  private final Vertx vertx;
   private final String replica;
   private final DeliveryLog deliveries;
+  private final DeliveryRecords records;
+  private final Faults faults;
 
-  NotifyHandler(String replica, DeliveryLog deliveries) {
+  /** {@code records} is null when deduplication is off ({@code DEDUP_STORE_NAME=none}). */
+  NotifyHandler(Vertx vertx, String replica, DeliveryLog deliveries, DeliveryRecords records, Faults faults) {
+    this.vertx = vertx;
     this.replica = replica;
     this.deliveries = deliveries;
+    this.records = records;
+    this.faults = faults;
   }
 
   void notify(RoutingContext ctx) {
     JsonObject body = JsonRequests.object(ctx);
     String message = JsonRequests.requiredString(body, "message", MAX_MESSAGE_LENGTH);
-    String taskId = JsonRequests.optionalString(body, "task_id", MAX_TASK_ID_LENGTH);
-
-    // The seed's log line, so that `grep "Notification received"` works the same on both implementations.
-    LOG.info(() -> "Notification received: " + message + " (task_id=" + taskId + ", replica=" + replica + ")");
-    deliveries.record(message, taskId);
-    // In production this is where an e-mail, push notification or chat message would be sent.
-
-    ctx.response()
-      .putHeader("Content-Type", "application/json")
-      .putHeader("X-Replica", replica)
-      .end(new JsonObject()
-        .put("status", "delivered")
-        .put("message", message)
-        .put("task_id", taskId)
-        .put("replica", replica)
-        .encode());
+    String taskId = JsonRequests.optionalString(body, "task_id", MAX_ID_LENGTH);
+    String notificationId = JsonRequests.optionalString(body, "notification_id", MAX_ID_LENGTH);
+    long delayMs = faults.delayMs();
+    Future<Void> delayed = delayMs > 0 ? vertx.timer(delayMs).mapEmpty() : Future.succeededFuture();
+    delayed.compose(v -> notificationId == null || records == null
+        ? Future.succeededFuture(deliver(message, taskId, null))
+        : deliverOnce(message, taskId, notificationId))
+      .onSuccess(answer -> ctx.response()
+        .putHeader("Content-Type", "application/json")
+        .putHeader("X-Replica", answer.getString("replica", replica))
+        .end(answer.encode()))
+      .onFailure(failure -> JsonErrors.send(ctx, failure instanceof ApiException api ? api
+        : new ApiException(503, "DEDUP_STORE_UNAVAILABLE", "cannot check whether notification " + notificationId
+        + " was delivered before: " + failure.getMessage(), null, Map.of("Retry-After", "1"), failure)));
   }
 
-  /** {@code GET /notifications[?task_id=...]}: what this replica received, for operators and load tests. */
+  private Future<JsonObject> deliverOnce(String message, String taskId, String notificationId) {
+    return records.claim(notificationId).compose(claim -> {
+      if (claim instanceof DeliveryRecords.AlreadyDelivered repeat) {
+        LOG.info(() -> "Notification " + notificationId + " received again: answered from its delivery by replica "
+          + repeat.answer().getString("replica") + ", not delivered twice");
+        return Future.succeededFuture(repeat.answer().copy().put("duplicate", true));
+      }
+      if (claim instanceof DeliveryRecords.InProgress other) {
+        return Future.failedFuture(new ApiException(409, "NOTIFICATION_IN_PROGRESS", "notification " + notificationId
+          + " is being delivered by " + other.replica() + "; ask again shortly", null, Map.of("Retry-After", "1"),
+          null));
+      }
+      JsonObject answer = deliver(message, taskId, notificationId);
+      return records.delivered(notificationId, answer)
+        .recover(failure -> {
+          // Delivered all the same; a repeat finds the claim and waits for CLAIM_TIMEOUT_MS, then delivers again.
+          LOG.warning(() -> "notification " + notificationId + " delivered, but its record was not saved: "
+            + failure.getMessage());
+          return Future.succeededFuture();
+        })
+        .map(answer);
+    });
+  }
+
+  /** The delivery itself: the seed's log line, this replica's count, and the answer. */
+  private JsonObject deliver(String message, String taskId, String notificationId) {
+    // The seed's log line, so that `grep "Notification received"` works the same on both implementations.
+    LOG.info(() -> "Notification received: " + message + " (task_id=" + taskId
+      + (notificationId == null ? "" : ", notification_id=" + notificationId) + ", replica=" + replica + ")");
+    deliveries.record(message, taskId, notificationId);
+    // In production this is where an e-mail, push notification or chat message would be sent.
+    JsonObject answer = new JsonObject().put("status", "delivered").put("message", message).put("task_id", taskId)
+      .put("replica", replica);
+    if (notificationId != null) {
+      answer.put("notification_id", notificationId).put("delivered_at", Instant.now().toString());
+    }
+    return answer;
+  }
+
+  /** {@code GET /notifications[?task_id=...][&notification_id=...]}: what this replica received. */
   void list(RoutingContext ctx) {
     String taskId = ctx.request().getParam("task_id");
+    String notificationId = ctx.request().getParam("notification_id");
     ctx.response()
       .putHeader("Content-Type", "application/json")
-      .end(deliveries.snapshot(taskId).put("replica", replica).encode());
+      .end(deliveries.snapshot(taskId, notificationId).put("replica", replica).encode());
   }
 }

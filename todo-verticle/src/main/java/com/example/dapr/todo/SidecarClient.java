@@ -34,7 +34,9 @@ public final class SidecarClient {
   private static final Logger LOG = Logger.getLogger(SidecarClient.class.getName());
 
   private final Vertx vertx;
-  private final TodoConfig config;
+  private final TodoConfig.Sidecar config;
+  private final TodoConfig.Resilience resilience;
+  private final TodoConfig.Notifications notifications;
   private final WebClient client;
   private final CircuitBreaker stateBreaker;
   private final CircuitBreaker invokeBreaker;
@@ -43,57 +45,89 @@ public final class SidecarClient {
   private final String invokePath;
   private final String invokeTarget;
 
-  SidecarClient(Vertx vertx, TodoConfig config) {
+  SidecarClient(Vertx vertx, TodoConfig all) {
     this.vertx = vertx;
-    this.config = config;
+    this.config = all.sidecar();
+    this.resilience = all.resilience();
+    this.notifications = all.notifications();
     this.client = WebClient.create(vertx,
       new WebClientOptions()
-        .setDefaultHost(config.sidecarHost())
-        .setDefaultPort(config.sidecarHttpPort())
+        .setDefaultHost(config.host())
+        .setDefaultPort(config.httpPort())
         .setKeepAlive(true)
         .setTcpNoDelay(true)
-        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, config.stateTimeoutMs()))
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, resilience.stateTimeoutMs()))
         .setUserAgent("todo-api"),
       // The default pool of 5 connections would queue most requests under load; the wait queue is bounded so that
       // an overload fails fast instead of piling up memory.
       new PoolOptions().setHttp1MaxSize(config.poolSize()).setMaxWaitQueueSize(config.maxWaitQueue()));
-    this.invokeTarget = config.notificationAppId() + "/" + config.notifyMethod();
-    this.stateBreaker = breaker("state store " + config.stateStore(), config.stateTimeoutMs());
-    this.invokeBreaker = breaker("invoke " + invokeTarget, config.notifyTimeoutMs());
-    this.retryBackoff = new Backoff(config.retryInitialDelayMs(), config.retryMaxDelayMs());
+    this.invokeTarget = notifications.appId() + "/" + notifications.method();
+    this.stateBreaker = breaker("state store " + config.stateStore(), resilience.stateTimeoutMs());
+    this.invokeBreaker = breaker("invoke " + invokeTarget, resilience.notifyTimeoutMs());
+    this.retryBackoff = new Backoff(resilience.retryInitialDelayMs(), resilience.retryMaxDelayMs());
     this.statePath = "/v1.0/state/" + config.stateStore();
-    this.invokePath = config.invokeMode() == TodoConfig.InvokeMode.PATH
-      ? "/v1.0/invoke/" + config.notificationAppId() + "/method/" + config.notifyMethod()
-      : "/" + config.notifyMethod();
+    this.invokePath = notifications.invokeMode() == TodoConfig.InvokeMode.PATH
+      ? "/v1.0/invoke/" + notifications.appId() + "/method/" + notifications.method()
+      : "/" + notifications.method();
   }
 
   private CircuitBreaker breaker(String name, long timeoutMs) {
     CircuitBreaker breaker = CircuitBreaker.create(name, vertx, new CircuitBreakerOptions()
-      .setMaxFailures(config.breakerMaxFailures())
+      .setMaxFailures(resilience.breakerMaxFailures())
       .setTimeout(timeoutMs)
-      .setResetTimeout(config.breakerResetMs())
+      .setResetTimeout(resilience.breakerResetMs())
       .setFallbackOnFailure(false));
     breaker.openHandler(v -> LOG.warning(() -> "circuit breaker '" + name + "' OPEN after "
-        + config.breakerMaxFailures() + " failures: calls fail fast for " + config.breakerResetMs() + " ms"))
+        + resilience.breakerMaxFailures() + " failures: calls fail fast for " + resilience.breakerResetMs() + " ms"))
       .halfOpenHandler(v -> LOG.info(() -> "circuit breaker '" + name + "' HALF-OPEN: letting one call through"))
       .closeHandler(v -> LOG.info(() -> "circuit breaker '" + name + "' CLOSED"));
     return breaker;
   }
 
   /**
-   * {@code POST /v1.0/state/{store}}. With an {@code etag} the save is conditional (first-write concurrency): a stale
-   * one fails with the sidecar's 409 and is not retried. Without one the save is idempotent and retried.
+   * {@code POST /v1.0/state/{store}}. With an {@code etag} the save is conditional (first-write concurrency) and is not
+   * retried; a stale one fails with a {@link SidecarException} (the store's answer: 409, or 500 {@code ERR_STATE_SAVE}
+   * for Redis). Without one the save is idempotent and retried.
    */
   public Future<Void> saveState(String key, JsonObject value, String etag) {
     JsonObject item = new JsonObject().put("key", key).put("value", value);
     if (etag != null) {
       item.put("etag", etag).put("options", new JsonObject().put("concurrency", "first-write"));
     }
-    Buffer body = new JsonArray().add(item).toBuffer();
-    String operation = "save state " + key;
-    Supplier<Future<HttpResponse<Buffer>>> save = () -> call(stateBreaker, operation, HttpMethod.POST, statePath,
-      body, config.stateTimeoutMs());
-    return (etag == null ? withRetries(save) : save.get())
+    return write("save state " + key, statePath, new JsonArray().add(item).toBuffer(), etag != null);
+  }
+
+  /**
+   * Saves {@code key} only if it has no value yet: first-write concurrency without an ETag, which Dapr's in-memory
+   * store refuses with 409 and Redis with 500 {@code ERR_STATE_SAVE} when the key exists (Redis only when that value
+   * was itself written first-write, as every value written here is). The caller reads the key to tell a taken key
+   * from a failed store. {@code ttlSeconds} > 0 lets the store expire it ({@code ttlInSeconds}).
+   */
+  public Future<Void> insertState(String key, JsonObject value, long ttlSeconds) {
+    JsonObject item = new JsonObject().put("key", key).put("value", value)
+      .put("options", new JsonObject().put("concurrency", "first-write"));
+    if (ttlSeconds > 0) {
+      item.put("metadata", new JsonObject().put("ttlInSeconds", String.valueOf(ttlSeconds)));
+    }
+    return write("insert state " + key, statePath, new JsonArray().add(item).toBuffer(), true);
+  }
+
+  /**
+   * {@code POST /v1.0/state/{store}/transaction} with {@code operations}. A transaction that carries an ETag is
+   * conditional and not retried; a store's refusal of it reaches the caller as a {@link SidecarException}
+   * ({@code ERR_STATE_TRANSACTION}) without counting as a breaker failure, since Dapr answers a stale ETag in a
+   * transaction with 500 on every store. The caller reads the key to tell which it was.
+   */
+  public Future<Void> transaction(String what, JsonArray operations, boolean conditional) {
+    Buffer body = new JsonObject().put("operations", operations).toBuffer();
+    return write("transaction " + what, statePath + "/transaction", body, conditional);
+  }
+
+  private Future<Void> write(String operation, String path, Buffer body, boolean conditional) {
+    Supplier<Future<HttpResponse<Buffer>>> save = () -> stateBreaker.<HttpResponse<Buffer>>execute(() ->
+        send(operation, HttpMethod.POST, path, body, null, resilience.stateTimeoutMs(), conditional))
+      .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.stateTimeoutMs())));
+    return (conditional ? save.get() : withRetries(save))
       .compose(response -> expectSuccess(operation, response))
       .mapEmpty();
   }
@@ -102,7 +136,7 @@ public final class SidecarClient {
   public Future<StateEntry> getState(String key) {
     String operation = "get state " + key;
     return withRetries(() -> call(stateBreaker, operation, HttpMethod.GET, statePath + "/" + key, null,
-      config.stateTimeoutMs()))
+      resilience.stateTimeoutMs()))
       .compose(response -> expectSuccess(operation, response))
       .compose(response -> {
         // Dapr answers 204 No Content for a key that has no value.
@@ -129,10 +163,10 @@ public final class SidecarClient {
    */
   public Future<JsonObject> invokeNotification(JsonObject payload) {
     String operation = "invoke " + invokeTarget;
-    String appIdHeader = config.invokeMode() == TodoConfig.InvokeMode.HEADER ? config.notificationAppId() : null;
+    String appIdHeader = notifications.invokeMode() == TodoConfig.InvokeMode.HEADER ? notifications.appId() : null;
     Buffer body = payload.toBuffer();
     return invokeBreaker.<HttpResponse<Buffer>>execute(() -> invokeUntilReceived(operation, body, appIdHeader, 0))
-      .recover(failure -> Future.failedFuture(describe(operation, failure, config.notifyTimeoutMs())))
+      .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.notifyTimeoutMs())))
       .compose(response -> expectSuccess(operation, response))
       .map(response -> {
         Buffer answer = response.body();
@@ -149,9 +183,9 @@ public final class SidecarClient {
 
   private Future<HttpResponse<Buffer>> invokeUntilReceived(String operation, Buffer body, String appIdHeader,
                                                            int retry) {
-    return send(operation, HttpMethod.POST, invokePath, body, appIdHeader, config.notifyTimeoutMs())
+    return send(operation, HttpMethod.POST, invokePath, body, appIdHeader, resilience.notifyTimeoutMs(), false)
       .recover(failure -> {
-        if (retry >= config.notifyUndeliveredRetries() || !(failure instanceof SidecarException e)
+        if (retry >= resilience.notifyUndeliveredRetries() || !(failure instanceof SidecarException e)
           || !e.neverReachedApp()) {
           return Future.failedFuture(failure);
         }
@@ -165,7 +199,7 @@ public final class SidecarClient {
 
   /** {@code GET /v1.0/healthz/outbound}: whether the sidecar is ready to serve the calls this app makes. */
   public Future<Void> outboundHealth() {
-    HttpRequest<Buffer> request = client.get("/v1.0/healthz/outbound").timeout(config.stateTimeoutMs());
+    HttpRequest<Buffer> request = client.get("/v1.0/healthz/outbound").timeout(resilience.stateTimeoutMs());
     authorize(request);
     return request.send().expecting(HttpResponseExpectation.SC_SUCCESS).mapEmpty();
   }
@@ -190,13 +224,16 @@ public final class SidecarClient {
    */
   private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
                                             Buffer body, long timeoutMs) {
-    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, null, timeoutMs))
+    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, null, timeoutMs, false))
       .recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
   }
 
-  /** One HTTP request to the sidecar; a 5xx answer fails it with Dapr's error. */
+  /**
+   * One HTTP request to the sidecar; a 5xx answer fails it with Dapr's error, except, for a conditional write, the
+   * store's own refusal ({@code ERR_STATE_SAVE}, {@code ERR_STATE_TRANSACTION}), which is an answer about the data.
+   */
   private Future<HttpResponse<Buffer>> send(String operation, HttpMethod method, String uri, Buffer body,
-                                            String appIdHeader, long timeoutMs) {
+                                            String appIdHeader, long timeoutMs, boolean conditional) {
     HttpRequest<Buffer> request = client.request(method, uri)
       .idleTimeout(timeoutMs)
       .connectTimeout(timeoutMs);
@@ -207,9 +244,13 @@ public final class SidecarClient {
     Future<HttpResponse<Buffer>> sent = body == null
       ? request.send()
       : request.putHeader("Content-Type", "application/json").sendBuffer(body);
-    return sent.compose(response -> response.statusCode() >= 500
-      ? Future.failedFuture(SidecarException.fromResponse(operation, response.statusCode(), response.body()))
-      : Future.succeededFuture(response));
+    return sent.compose(response -> {
+      if (response.statusCode() < 500) {
+        return Future.succeededFuture(response);
+      }
+      SidecarException error = SidecarException.fromResponse(operation, response.statusCode(), response.body());
+      return conditional && error.isStoreRefusal() ? Future.succeededFuture(response) : Future.failedFuture(error);
+    });
   }
 
   private void authorize(HttpRequest<Buffer> request) {
@@ -231,7 +272,7 @@ public final class SidecarClient {
       return new SidecarException(Kind.TIMEOUT, operation, 0, null,
         operation + ": no answer from the sidecar within " + timeoutMs + " ms", failure);
     }
-    String where = config.sidecarHost() + ":" + config.sidecarHttpPort();
+    String where = config.host() + ":" + config.httpPort();
     String reason = failure instanceof ConnectException ? "cannot connect to the Dapr sidecar at " + where
       : "call to the Dapr sidecar at " + where + " failed: " + failure;
     return new SidecarException(Kind.UNREACHABLE, operation, 0, null, operation + ": " + reason, failure);
@@ -250,11 +291,11 @@ public final class SidecarClient {
 
   private <T> Future<T> attempt(Supplier<Future<T>> call, int retry) {
     return call.get().recover(failure -> {
-      if (retry >= config.stateRetries() || !(failure instanceof SidecarException e) || !e.isTransient()) {
+      if (retry >= resilience.stateRetries() || !(failure instanceof SidecarException e) || !e.isTransient()) {
         return Future.failedFuture(failure);
       }
       long delay = retryBackoff.delayMs(retry);
-      LOG.fine(() -> e.getMessage() + "; retry " + (retry + 1) + "/" + config.stateRetries() + " in " + delay + " ms");
+      LOG.fine(() -> e.getMessage() + "; retry " + (retry + 1) + "/" + resilience.stateRetries() + " in " + delay + " ms");
       Promise<T> next = Promise.promise();
       vertx.setTimer(delay, id -> attempt(call, retry + 1).onComplete(next));
       return next.future();

@@ -106,6 +106,15 @@ public final class SidecarException extends RuntimeException {
       || message.contains("code = Unavailable"));
   }
 
+  /**
+   * Whether the state store refused a write ({@code ERR_STATE_SAVE}, {@code ERR_STATE_TRANSACTION}, or a 409): what
+   * Dapr answers both for a stale ETag or a taken key and for a store that failed, so only a read tells which.
+   */
+  public boolean isStoreRefusal() {
+    return kind == Kind.ERROR_RESPONSE && (status == 409
+      || "ERR_STATE_SAVE".equals(errorCode) || "ERR_STATE_TRANSACTION".equals(errorCode));
+  }
+
   /** Whether a later attempt may succeed: {@link #isTransient()}, or an open circuit that will close again. */
   public boolean mayPassLater() {
     return isTransient() || kind == Kind.CIRCUIT_OPEN;

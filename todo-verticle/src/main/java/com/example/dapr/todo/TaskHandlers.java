@@ -14,26 +14,64 @@ final class TaskHandlers {
 
   private static final Logger LOG = Logger.getLogger(TaskHandlers.class.getName());
 
-  private final SidecarClient sidecar;
+  static final int MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+  private final TaskStore store;
   private final TaskNotifier notifier;
 
-  TaskHandlers(SidecarClient sidecar, TaskNotifier notifier) {
-    this.sidecar = sidecar;
+  TaskHandlers(TaskStore store, TaskNotifier notifier) {
+    this.store = store;
     this.notifier = notifier;
   }
 
-  /** Saves a new pending task, then tells notification-service {@code Todo created: <title>}. */
+  /**
+   * Saves a new pending task with its notification {@code Todo created: <title>} (one outbox transaction), then sends
+   * the notification at once. With an {@code Idempotency-Key}, a retry of the same create answers the first task.
+   */
   void create(RoutingContext ctx) {
     String title = TaskRequests.createTitle(JsonRequests.object(ctx));
-    Task task = Task.newPending(title);
-    sidecar.saveState(task.stateKey(), task.toJson(), null)
-      .compose(saved -> notifier.send("Todo created: " + title, task.id()))
-      .onSuccess(notification -> {
-        LOG.fine(() -> "task " + task.id() + " created; notification " + notification.encode());
-        ctx.response().putHeader("Location", "/tasks/" + task.id());
-        respond(ctx, 201, null, task.toJson().put("notification", notification));
-      })
+    String idempotencyKey = idempotencyKey(ctx.request().getHeader("Idempotency-Key"));
+    Task candidate = Task.newPending(title);
+    Future<Task> reserved = idempotencyKey == null ? Future.succeededFuture(candidate)
+      : store.reserve(idempotencyKey, candidate);
+    reserved
+      .compose(task -> task == candidate ? createNew(ctx, task) : replay(ctx, task))
       .onFailure(ctx::fail);
+  }
+
+  private Future<Void> createNew(RoutingContext ctx, Task task) {
+    Notification notification = Notification.created(task);
+    return store.create(task, notification)
+      .compose(saved -> notifier.send(notification, false))
+      .map(outcome -> {
+        ctx.response().putHeader("Location", "/tasks/" + task.id());
+        respond(ctx, 201, null, task.toJson().put("notification", outcome.json()));
+        return null;
+      });
+  }
+
+  /** A create whose Idempotency-Key was used before: the task it made, or, if that create never finished, made now. */
+  private Future<Void> replay(RoutingContext ctx, Task first) {
+    return store.read(first.id()).compose(entry -> {
+      if (entry == null) {
+        LOG.info(() -> "Idempotency-Key of task " + first.id() + " seen again before its task was stored; storing it");
+        return createNew(ctx, first);
+      }
+      ctx.response().putHeader("Location", "/tasks/" + first.id()).putHeader("Idempotent-Replayed", "true");
+      respond(ctx, 201, entry.etag(), Task.fromJson(entry.value()).toJson());
+      return Future.succeededFuture();
+    });
+  }
+
+  private static String idempotencyKey(String header) {
+    if (header == null) {
+      return null;
+    }
+    if (header.isBlank() || header.length() > MAX_IDEMPOTENCY_KEY_LENGTH || !header.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+      throw ApiException.badRequest("INVALID_IDEMPOTENCY_KEY",
+        "Idempotency-Key must be 1 to " + MAX_IDEMPOTENCY_KEY_LENGTH + " printable ASCII characters");
+    }
+    return header;
   }
 
   /** The stored task with the store's ETag. */
@@ -47,7 +85,8 @@ final class TaskHandlers {
   /**
    * Changes a task's status and/or title, guarded by the store's ETag: the client's {@code If-Match} when it sends one
    * (a stale one answers 412), else the version just read (a concurrent change answers 409). A task that becomes
-   * completed sends {@code Todo completed: <title>}.
+   * completed is saved with its notification {@code Todo completed: <title>} in one outbox transaction, which is then
+   * sent at once.
    */
   void update(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
@@ -59,18 +98,20 @@ final class TaskHandlers {
           return Future.failedFuture(preconditionFailed(id));
         }
         Task current = Task.fromJson(entry.value());
-        Task updated = change.applyTo(current);
-        if (updated.equals(current)) {
+        Task changed = change.applyTo(current);
+        if (changed.equals(current)) {
           return Future.succeededFuture(new Updated(current.toJson(), entry.etag(), null));
         }
-        return sidecar.saveState(Task.stateKey(id), updated.toJson(), entry.etag())
-          .recover(failure -> Future.failedFuture(isEtagMismatch(failure)
+        Task updated = changed.nextVersion();
+        Notification notification = updated.isCompleted() && !current.isCompleted()
+          ? Notification.completed(updated) : null;
+        return store.update(updated, entry.etag(), notification)
+          .recover(failure -> Future.failedFuture(failure instanceof TaskStore.StaleEtagException
             ? (ifMatch != null ? preconditionFailed(id) : concurrentChange(id))
             : failure))
-          .compose(saved -> updated.isCompleted() && !current.isCompleted()
-            ? notifier.send("Todo completed: " + updated.title(), id)
-            : Future.<JsonObject>succeededFuture(null))
-          .compose(notification -> fresh(id, updated, notification));
+          .compose(saved -> notification == null ? Future.<JsonObject>succeededFuture(null)
+            : notifier.send(notification, false).map(TaskNotifier.Outcome::json))
+          .compose(outcome -> fresh(id, updated, outcome));
       })
       .onSuccess(result -> {
         JsonObject body = result.task();
@@ -83,23 +124,18 @@ final class TaskHandlers {
   }
 
   private Future<StateEntry> read(String id) {
-    return sidecar.getState(Task.stateKey(id)).compose(entry -> entry == null
+    return store.read(id).compose(entry -> entry == null
       ? Future.failedFuture(new ApiException(404, "TASK_NOT_FOUND", "no task with id '" + id + "'"))
       : Future.succeededFuture(entry));
   }
 
   /** The saved task as the store now has it, with its new ETag; what was saved, without an ETag, if that read fails. */
   private Future<Updated> fresh(String id, Task saved, JsonObject notification) {
-    return sidecar.getState(Task.stateKey(id))
+    return store.read(id)
       .map(entry -> entry == null
         ? new Updated(saved.toJson(), null, notification)
         : new Updated(Task.fromJson(entry.value()).toJson(), entry.etag(), notification))
       .otherwise(new Updated(saved.toJson(), null, notification));
-  }
-
-  private static boolean isEtagMismatch(Throwable failure) {
-    // Dapr answers 409 Conflict (ERR_STATE_SAVE) when a first-write save carries a stale ETag.
-    return failure instanceof SidecarException e && e.status() == 409;
   }
 
   private static ApiException preconditionFailed(String id) {

@@ -1,98 +1,67 @@
 package com.example.dapr.todo;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 
 import java.util.logging.Logger;
 
 /**
- * Sends a task's notification to notification-service through the sidecar and says what became of it. A notification
- * that fails for a reason that may pass (timeout, open circuit, 5xx such as {@code ERR_DIRECT_INVOKE}) is queued and
- * redelivered with jittered backoff, so a task accepted while notification-service is down is still announced.
- * The queue is in memory and bounded: it does not survive a restart of todo-api (see the README).
+ * Sends a notification to notification-service through the sidecar and says what became of it. It is the fast path
+ * only: every notification was saved with its task in Dapr's outbox before this runs, so one that this attempt does
+ * not deliver is delivered by {@link OutboxSubscriber} when the outbox publishes it.
  */
 final class TaskNotifier {
 
   private static final Logger LOG = Logger.getLogger(TaskNotifier.class.getName());
 
-  private final Vertx vertx;
-  private final SidecarClient sidecar;
-  private final int maxAttempts;
-  private final int maxPending;
-  private final Backoff backoff;
-  private int pending;
+  /** notification-service's answer while another replica is delivering the same notification: try again later. */
+  static final String IN_PROGRESS = "NOTIFICATION_IN_PROGRESS";
 
-  TaskNotifier(Vertx vertx, SidecarClient sidecar, TodoConfig config) {
-    this.vertx = vertx;
+  private final SidecarClient sidecar;
+  private final RecentDeliveries recent;
+  private final NotificationStats stats;
+
+  TaskNotifier(SidecarClient sidecar, RecentDeliveries recent, NotificationStats stats) {
     this.sidecar = sidecar;
-    this.maxAttempts = config.redeliveryAttempts();
-    this.maxPending = config.redeliveryMaxPending();
-    this.backoff = new Backoff(config.redeliveryInitialDelayMs(), config.redeliveryMaxDelayMs());
+    this.recent = recent;
+    this.stats = stats;
+  }
+
+  /** What became of one attempt: the answer for the client, and whether a later attempt may still deliver it. */
+  record Outcome(JsonObject json, boolean delivered, boolean retryable) {
   }
 
   /**
-   * Sends {@code message} about {@code taskId}. Never fails: the answer is the notification's outcome,
-   * {@code {"status": "delivered", "replica": ...}}, {@code {"status": "pending", ...}} (queued for redelivery) or
-   * {@code {"status": "failed", ...}}, the last two with the error and Dapr's error code.
+   * Sends {@code notification} once. Never fails: the outcome says {@code {"status": "delivered", "replica": ...}}, or
+   * {@code {"status": "pending", ...}} (the outbox will deliver it) or {@code {"status": "failed", ...}} (refused
+   * for good, with a 4xx), the last two with the error and Dapr's error code. {@code viaOutbox} says which path this
+   * is, for the counts.
    */
-  Future<JsonObject> send(String message, String taskId) {
-    JsonObject payload = new JsonObject().put("message", message).put("task_id", taskId);
-    return sidecar.invokeNotification(payload)
-      .map(TaskNotifier::delivered)
-      .recover(failure -> Future.succeededFuture(undelivered(payload, failure)));
+  Future<Outcome> send(Notification notification, boolean viaOutbox) {
+    return sidecar.invokeNotification(notification.invokeBody())
+      .map(answer -> {
+        String replica = answer.getString("replica");
+        recent.remember(notification.id(), replica);
+        stats.delivered(viaOutbox);
+        JsonObject json = new JsonObject().put("status", "delivered").put("notification_id", notification.id());
+        if (replica != null) {
+          json.put("replica", replica);
+        }
+        return new Outcome(json, true, false);
+      })
+      .recover(failure -> Future.succeededFuture(undelivered(notification, failure)));
   }
 
-  /** How many notifications wait for redelivery in this verticle instance. */
-  int pending() {
-    return pending;
-  }
-
-  private static JsonObject delivered(JsonObject answer) {
-    JsonObject outcome = new JsonObject().put("status", "delivered");
-    if (answer.getString("replica") != null) {
-      outcome.put("replica", answer.getString("replica"));
-    }
-    return outcome;
-  }
-
-  private JsonObject undelivered(JsonObject payload, Throwable failure) {
+  private Outcome undelivered(Notification notification, Throwable failure) {
     SidecarException error = failure instanceof SidecarException e ? e
       : new SidecarException(SidecarException.Kind.UNREACHABLE, "notify", 0, null, String.valueOf(failure), failure);
-    JsonObject outcome = error.toJson();
-    if (error.mayPassLater()) {
-      if (maxAttempts > 0 && pending < maxPending) {
-        pending++;
-        schedule(payload, 1);
-        LOG.warning(() -> "notification for task " + payload.getString("task_id") + " not delivered ("
-          + error.getMessage() + "); queued for redelivery");
-        return outcome.put("status", "pending").put("redelivery", "queued");
-      }
-      LOG.warning(() -> "notification for task " + payload.getString("task_id") + " lost: " + error.getMessage()
-        + (maxAttempts == 0 ? " (redelivery disabled)" : " (redelivery queue full: " + maxPending + ")"));
-    } else {
-      LOG.warning(() -> "notification for task " + payload.getString("task_id") + " rejected: " + error.getMessage());
+    JsonObject json = error.toJson().put("notification_id", notification.id());
+    if (error.mayPassLater() || IN_PROGRESS.equals(error.errorCode())) {
+      LOG.fine(() -> "notification " + notification.id() + " not delivered yet (" + error.getMessage()
+        + "); the outbox will deliver it");
+      return new Outcome(json.put("status", "pending").put("redelivery", "outbox"), false, true);
     }
-    return outcome.put("status", "failed");
-  }
-
-  private void schedule(JsonObject payload, int attempt) {
-    vertx.setTimer(backoff.delayMs(attempt), id -> sidecar.invokeNotification(payload)
-      .onSuccess(answer -> {
-        pending--;
-        LOG.info(() -> "notification for task " + payload.getString("task_id") + " delivered on redelivery attempt "
-          + attempt + " (replica " + answer.getString("replica") + ")");
-      })
-      .onFailure(failure -> {
-        boolean again = attempt < maxAttempts
-          && (!(failure instanceof SidecarException e) || e.mayPassLater());
-        if (again) {
-          schedule(payload, attempt + 1);
-        } else {
-          pending--;
-          LOG.severe(() -> "notification for task " + payload.getString("task_id") + " given up after " + attempt
-            + " redelivery attempts: " + failure.getMessage());
-        }
-      }));
+    LOG.warning(() -> "notification " + notification.id() + " refused by notification-service: " + error.getMessage());
+    return new Outcome(json.put("status", "failed"), false, false);
   }
 }

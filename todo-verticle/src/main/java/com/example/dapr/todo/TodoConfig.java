@@ -5,31 +5,35 @@ import com.example.dapr.http.Env;
 /**
  * Settings of todo-api, from environment variables with the seed's defaults; see the README's configuration table.
  * Tests build one from a map with {@code TodoConfig.from(new Env(Map.of(...)))}.
+ *
+ * @param port              APP_PORT, 8000 (0 picks a free port)
+ * @param maxBodyBytes      MAX_BODY_BYTES: larger request bodies are refused with 413
+ * @param shutdownDelayMs   SHUTDOWN_DELAY_MS: on SIGTERM, how long readiness answers 503 while requests are still
+ *                          served, so that load balancers stop sending before the listener closes
+ * @param shutdownTimeoutMs SHUTDOWN_TIMEOUT_MS: then, how long requests in flight get to finish
  */
-public record TodoConfig(
-  int port,
-  String sidecarHost,
-  int sidecarHttpPort,
-  String apiToken,
-  String stateStore,
-  String notificationAppId,
-  String notifyMethod,
-  InvokeMode invokeMode,
-  long stateTimeoutMs,
-  long notifyTimeoutMs,
-  int notifyUndeliveredRetries,
-  int stateRetries,
-  long retryInitialDelayMs,
-  long retryMaxDelayMs,
-  int breakerMaxFailures,
-  long breakerResetMs,
-  int poolSize,
-  int maxWaitQueue,
-  int maxBodyBytes,
-  int redeliveryAttempts,
-  long redeliveryInitialDelayMs,
-  long redeliveryMaxDelayMs,
-  int redeliveryMaxPending) {
+public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long shutdownTimeoutMs, Sidecar sidecar,
+                         Notifications notifications, Resilience resilience) {
+
+  /** Where todo-api's Dapr sidecar is and how to talk to it. */
+  public record Sidecar(String host, int httpPort, String apiToken, String stateStore, int poolSize, int maxWaitQueue) {
+  }
+
+  /**
+   * Where notifications go and how they are made durable: invoked on {@code appId}/{@code method} through the sidecar
+   * at once, and saved with the task through Dapr's transactional outbox, which publishes them to {@code pubsub}/
+   * {@code topic}; todo-api subscribes to that topic (and to {@code retryTopic}, the dead-letter topic where Dapr
+   * puts a notification whose retries ran out) and delivers what the first attempt did not.
+   */
+  public record Notifications(String appId, String method, InvokeMode invokeMode, String pubsub, String topic,
+                              String retryTopic, long giveUpAfterMs, int rememberDelivered) {
+  }
+
+  /** Timeouts, retries and breakers of the calls to the sidecar. */
+  public record Resilience(long stateTimeoutMs, long notifyTimeoutMs, int notifyUndeliveredRetries, int stateRetries,
+                           long retryInitialDelayMs, long retryMaxDelayMs, int breakerMaxFailures,
+                           long breakerResetMs) {
+  }
 
   /** How todo-api addresses notification-service through its sidecar. */
   public enum InvokeMode {
@@ -40,15 +44,23 @@ public record TodoConfig(
   }
 
   public static TodoConfig from(Env env) {
-    return new TodoConfig(
-      (int) env.number("APP_PORT", 8000, 0, 65_535),
+    Sidecar sidecar = new Sidecar(
       env.string("DAPR_SIDECAR_IP", "127.0.0.1"),
       env.port("DAPR_HTTP_PORT", 3500),
       env.string("DAPR_API_TOKEN", null),
       env.string("STATE_STORE_NAME", "statestore"),
+      (int) env.number("HTTP_POOL_SIZE", 256, 1, 100_000),
+      (int) env.number("HTTP_MAX_WAIT_QUEUE", 4_096, 0, 1_000_000));
+    Notifications notifications = new Notifications(
       env.string("NOTIFICATION_APP_ID", "notification-service"),
       env.string("NOTIFICATION_METHOD", "notify"),
       InvokeMode.valueOf(env.choice("INVOKE_MODE", "path", "path", "header").toUpperCase()),
+      env.string("PUBSUB_NAME", "pubsub"),
+      env.string("NOTIFICATION_TOPIC", "notifications"),
+      env.string("NOTIFICATION_RETRY_TOPIC", "notifications-retry"),
+      env.number("NOTIFY_GIVE_UP_AFTER_MS", 86_400_000, 1_000, 31_536_000_000L),
+      (int) env.number("REMEMBER_DELIVERED", 100_000, 0, 10_000_000));
+    Resilience resilience = new Resilience(
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
       env.number("NOTIFY_TIMEOUT_MS", 3_000, 1, 600_000),
       (int) env.number("NOTIFY_UNDELIVERED_RETRIES", 2, 0, 10),
@@ -56,13 +68,12 @@ public record TodoConfig(
       env.number("RETRY_INITIAL_DELAY_MS", 50, 1, 60_000),
       env.number("RETRY_MAX_DELAY_MS", 1_000, 1, 600_000),
       (int) env.number("BREAKER_MAX_FAILURES", 5, 1, 1_000_000),
-      env.number("BREAKER_RESET_MS", 10_000, 1, 3_600_000),
-      (int) env.number("HTTP_POOL_SIZE", 256, 1, 100_000),
-      (int) env.number("HTTP_MAX_WAIT_QUEUE", 4_096, 0, 1_000_000),
+      env.number("BREAKER_RESET_MS", 10_000, 1, 3_600_000));
+    return new TodoConfig(
+      (int) env.number("APP_PORT", 8000, 0, 65_535),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
-      (int) env.number("REDELIVERY_ATTEMPTS", 8, 0, 1_000),
-      env.number("REDELIVERY_INITIAL_DELAY_MS", 1_000, 1, 3_600_000),
-      env.number("REDELIVERY_MAX_DELAY_MS", 30_000, 1, 3_600_000),
-      (int) env.number("REDELIVERY_MAX_PENDING", 10_000, 0, 10_000_000));
+      env.number("SHUTDOWN_DELAY_MS", 2_000, 0, 600_000),
+      env.number("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+      sidecar, notifications, resilience);
   }
 }

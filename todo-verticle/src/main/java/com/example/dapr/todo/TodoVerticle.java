@@ -8,17 +8,19 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.healthchecks.HealthCheckHandler;
 import io.vertx.ext.healthchecks.Status;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
 
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
  * todo-api: stores tasks in the Dapr state store and announces them to notification-service, both through its Dapr
- * sidecar's HTTP API and nothing else.
+ * sidecar's HTTP API and nothing else. Each notification is saved with its task through Dapr's transactional outbox
+ * and sent at once; what that first attempt does not deliver, the outbox does ({@link OutboxSubscriber}).
  */
 public class TodoVerticle extends VerticleBase {
 
@@ -30,8 +32,9 @@ public class TodoVerticle extends VerticleBase {
 
   private final TodoConfig config;
   private SidecarClient sidecar;
-  private TaskNotifier notifier;
+  private NotificationStats stats;
   private HttpServer server;
+  private volatile boolean draining;
 
   public TodoVerticle() {
     this(TodoConfig.from(Env.system()));
@@ -43,36 +46,62 @@ public class TodoVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    if (context.getInstanceCount() > 1) {
+      // Breakers and the record of delivered notifications belong to the process; N instances would keep N of each.
+      return Future.failedFuture(new IllegalStateException("todo-api runs as one verticle instance per process, not "
+        + context.getInstanceCount() + " (--instances): scale with more processes or replicas instead"));
+    }
     sidecar = new SidecarClient(vertx, config);
-    notifier = new TaskNotifier(vertx, sidecar, config);
-    TaskHandlers tasks = new TaskHandlers(sidecar, notifier);
+    stats = new NotificationStats();
+    RecentDeliveries recent = new RecentDeliveries(config.notifications().rememberDelivered());
+    TaskStore store = new TaskStore(sidecar);
+    TaskNotifier notifier = new TaskNotifier(sidecar, recent, stats);
+    TaskHandlers tasks = new TaskHandlers(store, notifier);
+    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), store, notifier, recent, stats);
 
     Router router = Router.router(vertx);
-    JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.breakerResetMs()));
+    JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));
     router.route("/tasks*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     router.post("/tasks").handler(tasks::create);
     router.get("/tasks/:id").handler(tasks::get);
     router.put("/tasks/:id").handler(tasks::update);
     router.patch("/tasks/:id").handler(tasks::update);
+    router.get("/dapr/subscribe").handler(outbox::subscriptions);
+    router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    router.post(OutboxSubscriber.ROUTE).handler(outbox::receive);
     router.get("/health").handler(this::health);
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());
 
     server = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true));
+    TodoConfig.Notifications n = config.notifications();
     return server.requestHandler(router)
       .listen(config.port())
       .onSuccess(s -> LOG.info(() -> "todo-api listening on port " + s.actualPort() + "; Dapr sidecar at "
-        + config.sidecarHost() + ":" + config.sidecarHttpPort() + ", state store '" + config.stateStore()
-        + "', notifications to '" + config.notificationAppId() + "/" + config.notifyMethod() + "' ("
-        + config.invokeMode().name().toLowerCase() + " form)"));
+        + config.sidecar().host() + ":" + config.sidecar().httpPort() + ", state store '"
+        + config.sidecar().stateStore() + "' with its outbox, notifications to '" + n.appId() + "/" + n.method()
+        + "' (" + n.invokeMode().name().toLowerCase() + " form) and from '" + n.pubsub() + "/" + n.topic() + "'"));
   }
 
+  /**
+   * On SIGTERM (Vert.x undeploys on shutdown): readiness answers 503 for {@code SHUTDOWN_DELAY_MS} while requests are
+   * still served, then the listener stops accepting and the requests in flight get {@code SHUTDOWN_TIMEOUT_MS} to
+   * finish. Nothing is kept in memory that a stop could lose: undelivered notifications are in the outbox.
+   */
   @Override
   public Future<?> stop() {
-    if (sidecar != null) {
-      sidecar.close();
-    }
-    return Future.succeededFuture();
+    draining = true;
+    LOG.info(() -> "stopping: readiness is DOWN; requests are served for " + config.shutdownDelayMs()
+      + " ms more, then in-flight requests get up to " + config.shutdownTimeoutMs() + " ms");
+    Future<Void> closed = server == null ? Future.succeededFuture()
+      : vertx.timer(Math.max(1, config.shutdownDelayMs()))
+        .compose(t -> server.shutdown(config.shutdownTimeoutMs(), TimeUnit.MILLISECONDS));
+    return closed.onComplete(ar -> {
+      LOG.info("stopped: every request answered");
+      if (sidecar != null) {
+        sidecar.close();
+      }
+    });
   }
 
   /** The actual port, useful when APP_PORT is 0 (tests). */
@@ -91,15 +120,20 @@ public class TodoVerticle extends VerticleBase {
       .register("event-loop", promise -> promise.complete(Status.OK()));
   }
 
-  /** Ready when the sidecar is ({@code /v1.0/healthz/outbound}); the breakers and redelivery queue are reported. */
+  /**
+   * Ready when the sidecar is ({@code /v1.0/healthz/outbound}) and the process is not stopping; the breakers and what
+   * became of notifications are reported.
+   */
   private HealthCheckHandler readiness() {
     return HealthCheckHandler.create(vertx)
+      .register("shutdown", promise -> promise.complete(draining ? Status.KO(new JsonObject().put("stopping", true))
+        : Status.OK()))
       .register("dapr-sidecar", promise -> sidecar.outboundHealth().onComplete(ar -> promise.complete(ar.succeeded()
         ? Status.OK()
         : Status.KO(new JsonObject().put("error", String.valueOf(ar.cause().getMessage()))))))
       .register("circuit-breakers", promise -> promise.complete(Status.OK(new JsonObject()
         .put("state_store", sidecar.stateBreakerState().name())
-        .put("notification_service", sidecar.invokeBreakerState().name())
-        .put("notifications_pending_redelivery", notifier.pending()))));
+        .put("notification_service", sidecar.invokeBreakerState().name()))))
+      .register("notifications", promise -> promise.complete(Status.OK(stats.toJson())));
   }
 }

@@ -1,0 +1,51 @@
+package com.example.dapr.todo;
+
+import io.vertx.core.json.JsonObject;
+
+/** Counts of what became of notifications in this process, reported by readiness. Used from one event loop. */
+final class NotificationStats {
+
+  private long deliveredFirstAttempt;
+  private long deliveredByOutbox;
+  private long alreadyDelivered;
+  private long retried;
+  private long phantoms;
+  private long givenUp;
+
+  void delivered(boolean byOutbox) {
+    if (byOutbox) {
+      deliveredByOutbox++;
+    } else {
+      deliveredFirstAttempt++;
+    }
+  }
+
+  /** An outbox event for a notification this process had delivered already: acknowledged, not sent again. */
+  void alreadyDelivered() {
+    alreadyDelivered++;
+  }
+
+  /** An outbox event answered RETRY: Dapr will offer it again. */
+  void retried() {
+    retried++;
+  }
+
+  /** An outbox event whose task is not stored as announced: its transaction failed after Dapr published it. */
+  void phantom() {
+    phantoms++;
+  }
+
+  void givenUp() {
+    givenUp++;
+  }
+
+  JsonObject toJson() {
+    return new JsonObject()
+      .put("delivered_first_attempt", deliveredFirstAttempt)
+      .put("delivered_by_outbox", deliveredByOutbox)
+      .put("outbox_already_delivered", alreadyDelivered)
+      .put("outbox_retries", retried)
+      .put("outbox_phantoms", phantoms)
+      .put("given_up", givenUp);
+  }
+}

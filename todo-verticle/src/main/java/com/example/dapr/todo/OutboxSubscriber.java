@@ -1,0 +1,141 @@
+package com.example.dapr.todo;
+
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.logging.Logger;
+
+/**
+ * Delivers what the outbox publishes. Dapr's transactional outbox publishes every notification saved with a task, about
+ * a second after its transaction, to the {@code notifications} topic; todo-api subscribes ({@code GET /dapr/subscribe})
+ * and Dapr posts each event as a CloudEvent to {@value #ROUTE}. An event whose notification this process already
+ * delivered is acknowledged; a phantom (its transaction failed) is dropped; any other is sent through service
+ * invocation, as the first attempt was.
+ * <p>
+ * The answer is Dapr's {@code {"status": "SUCCESS"}} or {@code {"status": "RETRY"}}, never {@code DROP}: Dapr's
+ * Resiliency policy on the pub/sub component retries a RETRY a few times, then publishes it to the dead-letter topic
+ * {@code notifications-retry}, which this subscribes to as well and which is its own dead-letter topic. So a
+ * notification whose replicas are down for hours goes round that loop, stored in Redis all along, until it is
+ * delivered or older than {@code NOTIFY_GIVE_UP_AFTER_MS}. (A DROP would go to the dead-letter topic too, and loop.)
+ */
+final class OutboxSubscriber {
+
+  static final String ROUTE = "/outbox/notifications";
+  private static final Logger LOG = Logger.getLogger(OutboxSubscriber.class.getName());
+  private static final Buffer SUCCESS = new JsonObject().put("status", "SUCCESS").toBuffer();
+  private static final Buffer RETRY = new JsonObject().put("status", "RETRY").toBuffer();
+
+  private final TodoConfig.Notifications config;
+  private final TaskStore store;
+  private final TaskNotifier notifier;
+  private final RecentDeliveries recent;
+  private final NotificationStats stats;
+
+  OutboxSubscriber(TodoConfig.Notifications config, TaskStore store, TaskNotifier notifier, RecentDeliveries recent,
+                   NotificationStats stats) {
+    this.config = config;
+    this.store = store;
+    this.notifier = notifier;
+    this.recent = recent;
+    this.stats = stats;
+  }
+
+  /** {@code GET /dapr/subscribe}: the topic and its dead-letter topic, both to {@value #ROUTE}. */
+  void subscriptions(RoutingContext ctx) {
+    JsonArray subscriptions = new JsonArray()
+      .add(subscription(config.topic()))
+      .add(subscription(config.retryTopic()));
+    ctx.response().putHeader("Content-Type", "application/json").end(subscriptions.encode());
+  }
+
+  private JsonObject subscription(String topic) {
+    return new JsonObject().put("pubsubname", config.pubsub()).put("topic", topic).put("route", ROUTE)
+      .put("deadLetterTopic", config.retryTopic());
+  }
+
+  /** {@code POST /outbox/notifications}: one CloudEvent from Dapr. */
+  void receive(RoutingContext ctx) {
+    Notification notification;
+    try {
+      notification = Notification.fromJson(data(ctx.body().buffer()));
+    } catch (RuntimeException malformed) {
+      stats.givenUp();
+      LOG.severe(() -> "discarding an outbox event that is not a notification: " + malformed.getMessage());
+      answer(ctx, SUCCESS);
+      return;
+    }
+    if (recent.contains(notification.id())) {
+      stats.alreadyDelivered();
+      answer(ctx, SUCCESS);
+      return;
+    }
+    if (tooOld(notification)) {
+      stats.givenUp();
+      LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "
+        + Duration.ofMillis(config.giveUpAfterMs()) + " after " + notification.requestedAt()
+        + " (NOTIFY_GIVE_UP_AFTER_MS)");
+      answer(ctx, SUCCESS);
+      return;
+    }
+    store.read(notification.taskId())
+      .compose(entry -> {
+        if (!notification.announces(entry == null ? null : Task.fromJson(entry.value()))) {
+          stats.phantom();
+          LOG.warning(() -> "outbox event for notification " + notification.id() + " dropped: the task is not "
+            + "stored as it announces (its transaction failed after Dapr published it)");
+          return Future.succeededFuture(SUCCESS);
+        }
+        return notifier.send(notification, true).map(outcome -> {
+          if (outcome.delivered()) {
+            LOG.info(() -> "notification " + notification.id() + " delivered from the outbox (replica "
+              + outcome.json().getString("replica") + ")");
+            return SUCCESS;
+          }
+          if (outcome.retryable()) {
+            stats.retried();
+            return RETRY;
+          }
+          stats.givenUp();
+          return SUCCESS;
+        });
+      })
+      .otherwise(failure -> {
+        // The task could not be read (store or sidecar down): Dapr offers the event again.
+        stats.retried();
+        LOG.fine(() -> "outbox event for " + notification.id() + " deferred: " + failure.getMessage());
+        return RETRY;
+      })
+      .onSuccess(status -> answer(ctx, status));
+  }
+
+  /** The event's {@code data}: a JSON object (the projection's content type), or JSON text from another publisher. */
+  private static JsonObject data(Buffer body) {
+    JsonObject event = body == null ? null : body.toJsonObject();
+    Object data = event == null ? null : event.getValue("data");
+    if (data instanceof JsonObject object) {
+      return object;
+    }
+    if (data instanceof String text) {
+      return new JsonObject(text);
+    }
+    throw new IllegalArgumentException("the CloudEvent has no JSON data");
+  }
+
+  private boolean tooOld(Notification notification) {
+    try {
+      return Instant.parse(notification.requestedAt()).plusMillis(config.giveUpAfterMs()).isBefore(Instant.now());
+    } catch (DateTimeParseException unreadable) {
+      return false;
+    }
+  }
+
+  private static void answer(RoutingContext ctx, Buffer status) {
+    ctx.response().putHeader("Content-Type", "application/json").end(status);
+  }
+}
