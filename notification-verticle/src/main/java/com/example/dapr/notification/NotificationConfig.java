@@ -22,10 +22,9 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
    * The deduplication record: kept in the Dapr state store {@code store} (DEDUP_STORE_NAME, "notificationstore";
    * "none" turns deduplication off) through this replica's own sidecar (DAPR_HTTP_PORT, 3500), for
    * {@code ttlSeconds} (DEDUP_TTL_SECONDS, 25 h: longer than todo-api keeps redelivering, NOTIFY_GIVE_UP_AFTER_MS).
-   * A claim older than {@code claimTimeoutMs} (CLAIM_TIMEOUT_MS) is taken to be abandoned by a replica that died.
    */
   public record Dedup(String store, String sidecarHost, int sidecarHttpPort, String apiToken, long timeoutMs,
-                      long ttlSeconds, long claimTimeoutMs) {
+                      long ttlSeconds) {
     public boolean enabled() {
       return !"none".equals(store);
     }
@@ -38,8 +37,7 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       env.port("DAPR_HTTP_PORT", 3500),
       env.string("DAPR_API_TOKEN", null),
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
-      env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000),
-      env.number("CLAIM_TIMEOUT_MS", 10_000, 1, 3_600_000));
+      env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000));
     return new NotificationConfig(
       (int) env.number("APP_PORT", 8001, 0, 65_535),
       env.string("REPLICA_ID", env.string("HOSTNAME", localHostName())),

@@ -46,7 +46,7 @@ public class NotificationVerticle extends VerticleBase {
       .computeIfAbsent("deliveries", k -> new DeliveryLog(config.recentLimit()));
     Faults faults = vertx.sharedData().<String, Faults>getLocalMap("notification-service")
       .computeIfAbsent("faults", k -> new Faults());
-    records = config.dedup().enabled() ? new DeliveryRecords(vertx, config.dedup(), config.replica()) : null;
+    records = config.dedup().enabled() ? new DeliveryRecords(vertx, config.dedup()) : null;
     NotifyHandler notify = new NotifyHandler(vertx, config.replica(), deliveries, records, faults);
 
     Router router = Router.router(vertx);

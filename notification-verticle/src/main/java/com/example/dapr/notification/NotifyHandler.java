@@ -15,7 +15,7 @@ import java.util.logging.Logger;
 /**
  * {@code POST /notify}: validates a notification, delivers it once, and answers that it was delivered by this replica.
  * A notification with a {@code notification_id} is delivered once across every replica ({@link DeliveryRecords}): a
- * repeat is answered with the first delivery's answer and header {@code X-Notification-Duplicate: true}.
+ * repeat is answered with the first delivery's answer, marked {@code "duplicate": true}.
  */
 final class NotifyHandler {
 
@@ -45,49 +45,44 @@ final class NotifyHandler {
     String notificationId = JsonRequests.optionalString(body, "notification_id", MAX_ID_LENGTH);
     long delayMs = faults.delayMs();
     Future<Void> delayed = delayMs > 0 ? vertx.timer(delayMs).mapEmpty() : Future.succeededFuture();
-    delayed.compose(v -> notificationId == null || records == null
-        ? Future.succeededFuture(deliver(message, taskId, null))
-        : deliverOnce(message, taskId, notificationId))
+    delayed.compose(v -> {
+        if (notificationId == null || records == null) {
+          deliver(message, taskId, notificationId);
+          return Future.succeededFuture(answer(message, taskId, notificationId));
+        }
+        return deliverOnce(message, taskId, notificationId);
+      })
       .onSuccess(answer -> ctx.response()
         .putHeader("Content-Type", "application/json")
         .putHeader("X-Replica", answer.getString("replica", replica))
         .end(answer.encode()))
-      .onFailure(failure -> JsonErrors.send(ctx, failure instanceof ApiException api ? api
-        : new ApiException(503, "DEDUP_STORE_UNAVAILABLE", "cannot check whether notification " + notificationId
+      .onFailure(failure -> JsonErrors.send(ctx, new ApiException(503, "DEDUP_STORE_UNAVAILABLE", "cannot check whether notification " + notificationId
         + " was delivered before: " + failure.getMessage(), null, Map.of("Retry-After", "1"), failure)));
   }
 
   private Future<JsonObject> deliverOnce(String message, String taskId, String notificationId) {
-    return records.claim(notificationId).compose(claim -> {
+    JsonObject answer = answer(message, taskId, notificationId);
+    return records.claim(notificationId, answer).map(claim -> {
       if (claim instanceof DeliveryRecords.AlreadyDelivered repeat) {
         LOG.info(() -> "Notification " + notificationId + " received again: answered from its delivery by replica "
           + repeat.answer().getString("replica") + ", not delivered twice");
-        return Future.succeededFuture(repeat.answer().copy().put("duplicate", true));
+        return repeat.answer().copy().put("duplicate", true);
       }
-      if (claim instanceof DeliveryRecords.InProgress other) {
-        return Future.failedFuture(new ApiException(409, "NOTIFICATION_IN_PROGRESS", "notification " + notificationId
-          + " is being delivered by " + other.replica() + "; ask again shortly", null, Map.of("Retry-After", "1"),
-          null));
-      }
-      JsonObject answer = deliver(message, taskId, notificationId);
-      return records.delivered(notificationId, answer)
-        .recover(failure -> {
-          // Delivered all the same; a repeat finds the claim and waits for CLAIM_TIMEOUT_MS, then delivers again.
-          LOG.warning(() -> "notification " + notificationId + " delivered, but its record was not saved: "
-            + failure.getMessage());
-          return Future.succeededFuture();
-        })
-        .map(answer);
+      deliver(message, taskId, notificationId);
+      return answer;
     });
   }
 
-  /** The delivery itself: the seed's log line, this replica's count, and the answer. */
-  private JsonObject deliver(String message, String taskId, String notificationId) {
+  /** The delivery itself: the seed's log line and this replica's count. */
+  private void deliver(String message, String taskId, String notificationId) {
     // The seed's log line, so that `grep "Notification received"` works the same on both implementations.
     LOG.info(() -> "Notification received: " + message + " (task_id=" + taskId
       + (notificationId == null ? "" : ", notification_id=" + notificationId) + ", replica=" + replica + ")");
     deliveries.record(message, taskId, notificationId);
     // In production this is where an e-mail, push notification or chat message would be sent.
+  }
+
+  private JsonObject answer(String message, String taskId, String notificationId) {
     JsonObject answer = new JsonObject().put("status", "delivered").put("message", message).put("task_id", taskId)
       .put("replica", replica);
     if (notificationId != null) {

@@ -1,7 +1,6 @@
 package com.example.dapr.todo;
 
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -9,14 +8,16 @@ import io.vertx.ext.web.RoutingContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.logging.Logger;
 
 /**
  * Delivers what the outbox publishes. Dapr's transactional outbox publishes every notification saved with a task, about
  * a second after its transaction, to the {@code notifications} topic; todo-api subscribes ({@code GET /dapr/subscribe})
- * and Dapr posts each event as a CloudEvent to {@value #ROUTE}. An event whose notification this process already
- * delivered is acknowledged; a phantom (its transaction failed) is dropped; any other is sent through service
- * invocation, as the first attempt was.
+ * with Dapr's bulk subscribe, so Dapr posts up to 100 events at a time to {@value #ROUTE} (one CloudEvent at a time
+ * when bulk subscribe is off). An event whose notification this process already delivered is acknowledged; a phantom
+ * (its transaction failed) is dropped; any other is sent through service invocation, as the first attempt was.
  * <p>
  * The answer is Dapr's {@code {"status": "SUCCESS"}} or {@code {"status": "RETRY"}}, never {@code DROP}: Dapr's
  * Resiliency policy on the pub/sub component retries a RETRY a few times, then publishes it to the dead-letter topic
@@ -28,8 +29,8 @@ final class OutboxSubscriber {
 
   static final String ROUTE = "/outbox/notifications";
   private static final Logger LOG = Logger.getLogger(OutboxSubscriber.class.getName());
-  private static final Buffer SUCCESS = new JsonObject().put("status", "SUCCESS").toBuffer();
-  private static final Buffer RETRY = new JsonObject().put("status", "RETRY").toBuffer();
+  private static final String SUCCESS = "SUCCESS";
+  private static final String RETRY = "RETRY";
 
   private final TodoConfig.Notifications config;
   private final TaskStore store;
@@ -55,35 +56,61 @@ final class OutboxSubscriber {
   }
 
   private JsonObject subscription(String topic) {
+    // Bulk: one call for up to 100 events; an event waits at most 100 ms for others to fill a batch.
     return new JsonObject().put("pubsubname", config.pubsub()).put("topic", topic).put("route", ROUTE)
-      .put("deadLetterTopic", config.retryTopic());
+      .put("deadLetterTopic", config.retryTopic())
+      .put("bulkSubscribe", new JsonObject().put("enabled", true).put("maxMessagesCount", 100)
+        .put("maxAwaitDurationMs", 100));
   }
 
-  /** {@code POST /outbox/notifications}: one CloudEvent from Dapr. */
+  /**
+   * {@code POST /outbox/notifications}: a bulk of events from Dapr ({@code {"entries": [{"entryId", "event"}]}},
+   * answered {@code {"statuses": [{"entryId", "status"}]}}), or one CloudEvent, answered {@code {"status"}}.
+   */
   void receive(RoutingContext ctx) {
+    JsonObject body;
+    try {
+      body = ctx.body().asJsonObject();
+    } catch (RuntimeException notJson) {
+      body = null;
+    }
+    JsonArray entries = body == null ? null : body.getJsonArray("entries");
+    if (entries == null) {
+      handle(body).onSuccess(status -> answer(ctx, new JsonObject().put("status", status)));
+      return;
+    }
+    List<Future<JsonObject>> statuses = new ArrayList<>(entries.size());
+    for (int i = 0; i < entries.size(); i++) {
+      JsonObject entry = entries.getJsonObject(i);
+      statuses.add(handle(entry.getJsonObject("event")).map(status -> new JsonObject()
+        .put("entryId", entry.getString("entryId")).put("status", status)));
+    }
+    Future.join(statuses).onComplete(done -> answer(ctx, new JsonObject().put("statuses",
+      new JsonArray(statuses.stream().map(Future::result).toList()))));
+  }
+
+  /** What to answer for one event: SUCCESS or RETRY. Never fails. */
+  private Future<String> handle(JsonObject event) {
     Notification notification;
     try {
-      notification = Notification.fromJson(data(ctx.body().buffer()));
+      notification = Notification.fromJson(data(event));
     } catch (RuntimeException malformed) {
       stats.givenUp();
       LOG.severe(() -> "discarding an outbox event that is not a notification: " + malformed.getMessage());
-      answer(ctx, SUCCESS);
-      return;
+      return Future.succeededFuture(SUCCESS);
     }
     if (recent.contains(notification.id())) {
       stats.alreadyDelivered();
-      answer(ctx, SUCCESS);
-      return;
+      return Future.succeededFuture(SUCCESS);
     }
     if (tooOld(notification)) {
       stats.givenUp();
       LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "
         + Duration.ofMillis(config.giveUpAfterMs()) + " after " + notification.requestedAt()
         + " (NOTIFY_GIVE_UP_AFTER_MS)");
-      answer(ctx, SUCCESS);
-      return;
+      return Future.succeededFuture(SUCCESS);
     }
-    store.read(notification.taskId())
+    return store.read(notification.taskId())
       .compose(entry -> {
         if (!notification.announces(entry == null ? null : Task.fromJson(entry.value()))) {
           stats.phantom();
@@ -110,13 +137,11 @@ final class OutboxSubscriber {
         stats.retried();
         LOG.fine(() -> "outbox event for " + notification.id() + " deferred: " + failure.getMessage());
         return RETRY;
-      })
-      .onSuccess(status -> answer(ctx, status));
+      });
   }
 
   /** The event's {@code data}: a JSON object (the projection's content type), or JSON text from another publisher. */
-  private static JsonObject data(Buffer body) {
-    JsonObject event = body == null ? null : body.toJsonObject();
+  private static JsonObject data(JsonObject event) {
     Object data = event == null ? null : event.getValue("data");
     if (data instanceof JsonObject object) {
       return object;
@@ -135,7 +160,7 @@ final class OutboxSubscriber {
     }
   }
 
-  private static void answer(RoutingContext ctx, Buffer status) {
-    ctx.response().putHeader("Content-Type", "application/json").end(status);
+  private static void answer(RoutingContext ctx, JsonObject answer) {
+    ctx.response().putHeader("Content-Type", "application/json").end(answer.toBuffer());
   }
 }

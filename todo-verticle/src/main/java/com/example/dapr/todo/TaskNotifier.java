@@ -14,9 +14,6 @@ final class TaskNotifier {
 
   private static final Logger LOG = Logger.getLogger(TaskNotifier.class.getName());
 
-  /** notification-service's answer while another replica is delivering the same notification: try again later. */
-  static final String IN_PROGRESS = "NOTIFICATION_IN_PROGRESS";
-
   private final SidecarClient sidecar;
   private final RecentDeliveries recent;
   private final NotificationStats stats;
@@ -56,7 +53,7 @@ final class TaskNotifier {
     SidecarException error = failure instanceof SidecarException e ? e
       : new SidecarException(SidecarException.Kind.UNREACHABLE, "notify", 0, null, String.valueOf(failure), failure);
     JsonObject json = error.toJson().put("notification_id", notification.id());
-    if (error.mayPassLater() || IN_PROGRESS.equals(error.errorCode())) {
+    if (error.mayPassLater()) {
       LOG.fine(() -> "notification " + notification.id() + " not delivered yet (" + error.getMessage()
         + "); the outbox will deliver it");
       return new Outcome(json.put("status", "pending").put("redelivery", "outbox"), false, true);
