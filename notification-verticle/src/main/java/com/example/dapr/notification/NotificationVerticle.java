@@ -43,9 +43,9 @@ public class NotificationVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     DeliveryLog deliveries = vertx.sharedData().<String, DeliveryLog>getLocalMap("notification-service")
-      .computeIfAbsent("deliveries", k -> new DeliveryLog(config.recentLimit()));
+      .computeIfAbsent("deliveries-" + config.replica(), k -> new DeliveryLog(config.recentLimit()));
     Faults faults = vertx.sharedData().<String, Faults>getLocalMap("notification-service")
-      .computeIfAbsent("faults", k -> new Faults());
+      .computeIfAbsent("faults-" + config.replica(), k -> new Faults());
     records = config.dedup().enabled() ? new DeliveryRecords(vertx, config.dedup()) : null;
     NotifyHandler notify = new NotifyHandler(vertx, config.replica(), deliveries, records, faults);
 

@@ -1,5 +1,6 @@
 package com.example.dapr.notification;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -30,19 +32,38 @@ class NotificationVerticleTest {
 
   private static final String JSON = "application/json";
 
+  private Vertx vertx;
+  private FakeStateSidecar sidecar;
   private WebClient client;
   private int port;
 
   @BeforeEach
   void deploy(Vertx vertx) throws Exception {
-    NotificationVerticle verticle = new NotificationVerticle(new NotificationConfig(0, "replica-a", 16_384, 3));
-    vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
-    port = verticle.actualPort();
+    this.vertx = vertx;
+    sidecar = new FakeStateSidecar().start(vertx).await(10, TimeUnit.SECONDS);
     client = WebClient.create(vertx);
+    port = replica("replica-a", FakeStateSidecar.STORE, false);
+  }
+
+  /** Deploys a replica that keeps its delivery record through the fake sidecar in {@code store}; answers its port. */
+  private int replica(String name, String store, boolean faultInjection) throws Exception {
+    NotificationConfig config = new NotificationConfig(0, name, 16_384, 3, faultInjection,
+      new NotificationConfig.Dedup(store, "127.0.0.1", sidecar.port(), null, 2_000, 90_000));
+    NotificationVerticle verticle = new NotificationVerticle(config);
+    vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
+    return verticle.actualPort();
   }
 
   private HttpRequest<Buffer> request(HttpMethod method, String path) {
-    return client.request(method, port, "127.0.0.1", path);
+    return request(port, method, path);
+  }
+
+  private HttpRequest<Buffer> request(int replicaPort, HttpMethod method, String path) {
+    return client.request(method, replicaPort, "127.0.0.1", path);
+  }
+
+  private HttpResponse<Buffer> notifyAt(int replicaPort, JsonObject body) throws Exception {
+    return request(replicaPort, HttpMethod.POST, "/notify").sendJsonObject(body).await(10, TimeUnit.SECONDS);
   }
 
   private HttpResponse<Buffer> notify(String contentType, String body) throws Exception {
@@ -54,7 +75,113 @@ class NotificationVerticleTest {
   }
 
   private JsonObject deliveries(String query) throws Exception {
-    return request(HttpMethod.GET, "/notifications" + query).send().await(10, TimeUnit.SECONDS).bodyAsJsonObject();
+    return deliveriesAt(port, query);
+  }
+
+  private JsonObject deliveriesAt(int replicaPort, String query) throws Exception {
+    return request(replicaPort, HttpMethod.GET, "/notifications" + query).send().await(10, TimeUnit.SECONDS)
+      .bodyAsJsonObject();
+  }
+
+  private static JsonObject notification(String id) {
+    return new JsonObject().put("message", "Todo created: Buy groceries").put("task_id", "t-1")
+      .put("notification_id", id);
+  }
+
+  @Test
+  void aNotificationWithAnIdIsRecordedFirstWriteWithItsTtlThenDelivered() throws Exception {
+    HttpResponse<Buffer> response = notifyAt(port, notification("t-1:created"));
+
+    assertEquals(200, response.statusCode(), response.bodyAsString());
+    JsonObject answer = response.bodyAsJsonObject();
+    assertEquals("delivered", answer.getString("status"));
+    assertEquals("t-1:created", answer.getString("notification_id"));
+    assertEquals("replica-a", answer.getString("replica"));
+    assertNotNull(answer.getString("delivered_at"));
+    List<JsonObject> saves = sidecar.saves();
+    assertEquals(1, saves.size(), "one write per notification");
+    assertEquals("delivery-t-1:created", saves.get(0).getString("key"));
+    assertEquals(new JsonObject().put("concurrency", "first-write"), saves.get(0).getJsonObject("options"));
+    assertEquals("90000", saves.get(0).getJsonObject("metadata").getString("ttlInSeconds"));
+    assertEquals(answer, sidecar.value("delivery-t-1:created"), "the record is the answer");
+    assertEquals(1, deliveries("?notification_id=t-1:created").getJsonArray("recent").size());
+  }
+
+  @Test
+  void aRepeatOnAnyReplicaIsAnsweredFromTheFirstDeliveryAndNotDeliveredAgain() throws Exception {
+    int other = replica("replica-b", FakeStateSidecar.STORE, false);
+    JsonObject first = notifyAt(port, notification("t-1:created")).bodyAsJsonObject();
+
+    HttpResponse<Buffer> again = notifyAt(other, notification("t-1:created"));
+    HttpResponse<Buffer> thrice = notifyAt(port, notification("t-1:created"));
+
+    assertEquals(200, again.statusCode());
+    assertEquals(first.copy().put("duplicate", true), again.bodyAsJsonObject());
+    assertEquals("replica-a", again.getHeader("X-Replica"), "the replica that delivered it");
+    assertEquals(first.copy().put("duplicate", true), thrice.bodyAsJsonObject());
+    assertEquals(1L, deliveries("").getLong("delivered"));
+    assertEquals(0L, deliveriesAt(other, "").getLong("delivered"));
+  }
+
+  @Test
+  void concurrentAttemptsOnTwoReplicasDeliverOnce() throws Exception {
+    int other = replica("replica-b", FakeStateSidecar.STORE, false);
+    List<Future<HttpResponse<Buffer>>> attempts = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      attempts.add(request(i % 2 == 0 ? port : other, HttpMethod.POST, "/notify")
+        .sendJsonObject(notification("t-9:created")));
+    }
+    Future.all(attempts).await(20, TimeUnit.SECONDS);
+
+    attempts.forEach(a -> assertEquals(200, a.result().statusCode(), a.result().bodyAsString()));
+    assertEquals(1L, deliveries("").getLong("delivered") + deliveriesAt(other, "").getLong("delivered"));
+    assertEquals(19, attempts.stream().filter(a -> a.result().bodyAsJsonObject().getBoolean("duplicate", false))
+      .count());
+  }
+
+  @Test
+  void withTheRecordUnreachableNothingIsDeliveredAndTheSenderIsToldToRetry() throws Exception {
+    sidecar.down = true;
+
+    HttpResponse<Buffer> response = notifyAt(port, notification("t-2:created"));
+
+    assertEquals(503, response.statusCode());
+    assertEquals("DEDUP_STORE_UNAVAILABLE", response.bodyAsJsonObject().getString("error"));
+    assertEquals("1", response.getHeader("Retry-After"));
+    assertEquals(0L, deliveries("").getLong("delivered"));
+
+    sidecar.down = false;
+    assertEquals(200, notifyAt(port, notification("t-2:created")).statusCode());
+    assertEquals(1L, deliveries("").getLong("delivered"));
+  }
+
+  @Test
+  void withoutANotificationIdOrWithDeduplicationOffEveryCallIsDelivered() throws Exception {
+    int noDedup = replica("replica-c", "none", false);
+    for (int i = 0; i < 2; i++) {
+      assertEquals(200, notifyAt(port, new JsonObject().put("message", "seed style")).statusCode());
+      assertEquals(200, notifyAt(noDedup, notification("t-3:created")).statusCode());
+    }
+    assertEquals(2L, deliveries("").getLong("delivered"));
+    assertEquals(2L, deliveriesAt(noDedup, "").getLong("delivered"));
+    assertEquals(List.of(), sidecar.saves(), "no record asked for");
+  }
+
+  @Test
+  void withFaultInjectionPutFaultsDelaysEveryNotify() throws Exception {
+    int slow = replica("replica-f", FakeStateSidecar.STORE, true);
+    HttpResponse<Buffer> set = request(slow, HttpMethod.PUT, "/faults").sendJsonObject(new JsonObject()
+      .put("delay_ms", 400)).await(10, TimeUnit.SECONDS);
+    assertEquals(200, set.statusCode(), set.bodyAsString());
+
+    long start = System.nanoTime();
+    assertEquals(200, notifyAt(slow, notification("t-4:created")).statusCode());
+    assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) >= 400);
+
+    assertEquals(400, request(slow, HttpMethod.PUT, "/faults").sendJsonObject(new JsonObject().put("delay_ms", -1))
+      .await(10, TimeUnit.SECONDS).statusCode());
+    assertEquals(404, request(HttpMethod.PUT, "/faults").sendJsonObject(new JsonObject().put("delay_ms", 1))
+      .await(10, TimeUnit.SECONDS).statusCode(), "off unless FAULT_INJECTION=true");
   }
 
   @Test

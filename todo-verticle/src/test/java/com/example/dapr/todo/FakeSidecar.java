@@ -18,8 +18,11 @@ import java.util.stream.Collectors;
 
 /**
  * A stand-in for the Dapr sidecar's HTTP API: a real Vert.x HTTP server on a random loopback port that implements
- * {@code /v1.0/state/{store}}, {@code /v1.0/invoke/{app}/method/{method}}, the {@code dapr-app-id} header form and
- * {@code /v1.0/healthz/outbound} the way daprd answers them, records every request, and fails on demand.
+ * {@code /v1.0/state/{store}} (first-write concurrency, ETags), {@code /v1.0/state/{store}/transaction} with the
+ * transactional outbox ({@code outbox.projection} upserts are published, not stored), {@code /v1.0/invoke/{app}/method/
+ * {method}}, the {@code dapr-app-id} header form and {@code /v1.0/healthz/outbound} the way daprd 1.18 answers them
+ * (its error codes and statuses are re-checked against the real sidecar by the e2e layer), records every request, and
+ * fails on demand. What notification-service would have received is kept by notification id: the receiving end.
  */
 final class FakeSidecar {
 
@@ -47,8 +50,18 @@ final class FakeSidecar {
   volatile Mode healthMode = Mode.OK;
   /** How many of the next invocations fail as daprd does when the target replica's app is down. */
   final java.util.concurrent.atomic.AtomicInteger appDownFor = new java.util.concurrent.atomic.AtomicInteger();
-  /** When set, the next conditional save fails as if another writer had changed the value first. */
+  /** When set, the next conditional save fails because another writer changes the value first. */
   volatile boolean conflictOnNextSave;
+  /** When set, writes fail as a failing store does (500) while reads work. */
+  volatile boolean writesFail;
+  /**
+   * Redis's behaviour: a transaction refused for a stale ETag does not roll back the outbox marker, so its event is
+   * published all the same (a phantom). Off: the in-memory store's, where a refused transaction publishes nothing.
+   */
+  volatile boolean publishRefusedTransactions;
+
+  private final List<JsonObject> published = new CopyOnWriteArrayList<>();
+  private final List<String> deliveredIds = new CopyOnWriteArrayList<>();
 
   private record StoredValue(JsonObject value, String etag) {
   }
@@ -90,6 +103,11 @@ final class FakeSidecar {
       error(request, 400, "ERR_STATE_STORE_NOT_FOUND", "state store " + storeName + " is not found");
       return;
     }
+    if (request.method().name().equals("POST") && rest.equals(storeName + "/transaction")) {
+      respond(request, stateMode, () -> transaction(request, body),
+        "ERR_STATE_TRANSACTION", "error while executing state transaction: connection refused");
+      return;
+    }
     if (request.method().name().equals("GET") && slash > 0) {
       String key = rest.substring(slash + 1);
       respond(request, stateMode, () -> {
@@ -108,21 +126,82 @@ final class FakeSidecar {
   }
 
   private void save(HttpServerRequest request, Buffer body) {
+    if (writesFail) {
+      error(request, 500, "ERR_STATE_SAVE", "failed saving state in state store " + STORE + ": connection reset");
+      return;
+    }
     for (Object raw : body.toJsonArray()) {
       JsonObject item = (JsonObject) raw;
-      String key = item.getString("key");
-      String etag = item.getString("etag");
-      StoredValue current = store.get(key);
-      boolean conflict = etag != null && (conflictOnNextSave || current == null || !current.etag().equals(etag));
-      if (conflict) {
-        conflictOnNextSave = false;
+      if (refused(item)) {
         error(request, 409, "ERR_STATE_SAVE", "failed saving state in state store " + STORE
           + ": possible etag mismatch. error from state store: ETag mismatch");
         return;
       }
-      store.put(key, new StoredValue(item.getJsonObject("value"), String.valueOf(etags.incrementAndGet())));
+      store.put(item.getString("key"), new StoredValue(item.getJsonObject("value"),
+        String.valueOf(etags.incrementAndGet())));
     }
     request.response().setStatusCode(204).end();
+  }
+
+  /**
+   * Whether the store refuses {@code item}: a stale ETag, or first-write concurrency without an ETag on a key that
+   * has a value (an insert of a taken key). {@link #conflictOnNextSave} makes another writer change the key first.
+   */
+  private boolean refused(JsonObject item) {
+    String key = item.getString("key");
+    String etag = item.getString("etag");
+    JsonObject options = item.getJsonObject("options");
+    boolean firstWrite = options != null && "first-write".equals(options.getString("concurrency"));
+    if (etag != null && conflictOnNextSave) {
+      conflictOnNextSave = false;
+      StoredValue current = store.get(key);
+      if (current != null) {
+        store.put(key, new StoredValue(current.value(), String.valueOf(etags.incrementAndGet())));
+      }
+      return true;
+    }
+    StoredValue current = store.get(key);
+    return etag != null ? current == null || !current.etag().equals(etag) : firstWrite && current != null;
+  }
+
+  /** {@code POST .../transaction}: all upserts or none; the projections are published once it commits. */
+  private void transaction(HttpServerRequest request, Buffer body) {
+    if (writesFail) {
+      error(request, 500, "ERR_STATE_TRANSACTION", "error while executing state transaction: connection reset");
+      return;
+    }
+    List<JsonObject> saves = new java.util.ArrayList<>();
+    List<JsonObject> projections = new java.util.ArrayList<>();
+    for (Object raw : body.toJsonObject().getJsonArray("operations")) {
+      JsonObject operation = (JsonObject) raw;
+      JsonObject item = operation.getJsonObject("request");
+      JsonObject metadata = item.getJsonObject("metadata", new JsonObject());
+      (("true".equals(metadata.getString("outbox.projection"))) ? projections : saves).add(item);
+    }
+    for (JsonObject item : saves) {
+      if (refused(item)) {
+        if (publishRefusedTransactions) {
+          projections.forEach(this::publish);
+        }
+        // daprd 1.18 answers a stale ETag in a transaction with 500 on the in-memory store and on Redis.
+        error(request, 500, "ERR_STATE_TRANSACTION", "error while executing state transaction: possible etag "
+          + "mismatch. error from state store: state etag not match for key=todo-api||" + item.getString("key"));
+        return;
+      }
+    }
+    for (JsonObject item : saves) {
+      store.put(item.getString("key"), new StoredValue(item.getJsonObject("value"),
+        String.valueOf(etags.incrementAndGet())));
+    }
+    projections.forEach(this::publish);
+    request.response().setStatusCode(204).end();
+  }
+
+  /** The CloudEvent Dapr's outbox publishes for a projection, as its subscriber receives it. */
+  private void publish(JsonObject projection) {
+    published.add(new JsonObject().put("id", "outbox-" + java.util.UUID.randomUUID()).put("source", "todo-api")
+      .put("type", "com.dapr.event.sent").put("specversion", "1.0").put("datacontenttype", "application/json")
+      .put("topic", "notifications").put("pubsubname", "pubsub").put("data", projection.getJsonObject("value")));
   }
 
   private void invoke(HttpServerRequest request, Buffer body, String appId) {
@@ -139,6 +218,7 @@ final class FakeSidecar {
     }
     respond(request, invokeMode, () -> {
       JsonObject notification = body.toJsonObject();
+      deliveredIds.add(String.valueOf(notification.getString("notification_id")));
       request.response().putHeader("Content-Type", "application/json").end(new JsonObject()
         .put("status", "delivered").put("message", notification.getString("message")).put("replica", "fake-1")
         .encode());
@@ -180,9 +260,30 @@ final class FakeSidecar {
     return List.copyOf(received);
   }
 
+  /** Every write: saves and transactions. */
   List<Received> stateSaves() {
     return received.stream().filter(r -> r.method().equals("POST") && r.path().startsWith("/v1.0/state/"))
       .collect(Collectors.toList());
+  }
+
+  List<Received> transactions() {
+    return received.stream().filter(r -> r.method().equals("POST") && r.path().endsWith("/transaction"))
+      .collect(Collectors.toList());
+  }
+
+  /** The CloudEvents the outbox published, oldest first. */
+  List<JsonObject> published() {
+    return List.copyOf(published);
+  }
+
+  /** What the notification-service behind this sidecar received and answered, by notification id, in order. */
+  List<String> deliveredIds() {
+    return List.copyOf(deliveredIds);
+  }
+
+  /** How many times notification {@code id} was received. */
+  long deliveries(String id) {
+    return deliveredIds.stream().filter(id::equals).count();
   }
 
   List<Received> invocations() {

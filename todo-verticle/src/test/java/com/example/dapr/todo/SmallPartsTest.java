@@ -11,7 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The pieces behind the handlers: If-Match parsing, backoff bounds, reading Dapr's error bodies. */
+/**
+ * The pieces behind the handlers: If-Match parsing, backoff bounds, reading Dapr's error bodies, notifications and how
+ * a phantom outbox event is told from a real one, the record of recent deliveries.
+ */
 class SmallPartsTest {
 
   @Test
@@ -57,5 +60,76 @@ class SmallPartsTest {
     assertNull(html.errorCode());
     assertEquals("save: <html>Bad gateway</html>", html.getMessage());
     assertEquals("save: HTTP 503", SidecarException.fromResponse("save", 503, Buffer.buffer()).getMessage());
+  }
+
+  @Test
+  void storeRefusalsAreTheAnswersDaprGivesForAStaleEtagOrATakenKey() {
+    assertTrue(SidecarException.fromResponse("save", 409, Buffer.buffer("{\"errorCode\":\"ERR_STATE_SAVE\"}"))
+      .isStoreRefusal());
+    assertTrue(SidecarException.fromResponse("tx", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_TRANSACTION\"}"))
+      .isStoreRefusal());
+    assertTrue(SidecarException.fromResponse("save", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_SAVE\"}"))
+      .isStoreRefusal());
+    assertFalse(SidecarException.fromResponse("get", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_GET\"}"))
+      .isStoreRefusal());
+  }
+
+  @Test
+  void aNotificationIdNamesTheEventSoEveryPathSendsTheSameId() {
+    Task task = new Task("t1", "Buy milk", Task.PENDING, "2026-01-01T00:00:00Z", null, 1);
+    Notification created = Notification.created(task);
+    assertEquals("t1:created", created.id());
+    assertEquals("Todo created: Buy milk", created.message());
+    assertEquals(created, Notification.fromJson(created.toJson()));
+
+    Task completed = new Task("t1", "Buy milk", Task.COMPLETED, task.createdAt(), "2026-01-02T00:00:00Z", 2);
+    Notification done = Notification.completed(completed);
+    assertEquals("t1:completed:2026-01-02T00:00:00Z", done.id());
+    assertEquals(new io.vertx.core.json.JsonObject().put("message", "Todo completed: Buy milk").put("task_id", "t1")
+      .put("notification_id", done.id()), done.invokeBody());
+  }
+
+  @Test
+  void aCompletionIsAnnouncedIfItWasCommittedAndNotIfItsTransactionWasRefused() {
+    Task before = new Task("t1", "Buy milk", Task.PENDING, "2026-01-01T00:00:00Z", null, 3);
+    Task completed = new Task("t1", "Buy milk", Task.COMPLETED, before.createdAt(), "2026-01-02T00:00:00Z", 4);
+    Notification done = Notification.completed(completed);
+
+    assertTrue(done.announces(completed), "stored as saved");
+    assertTrue(done.announces(new Task("t1", "Buy milk", Task.PENDING, before.createdAt(), null, 5)),
+      "reopened since: the completion was committed before");
+    assertFalse(done.announces(before), "still at the version before: the transaction was refused");
+    assertFalse(done.announces(new Task("t1", "Other", Task.PENDING, before.createdAt(), null, 4)),
+      "another writer's version 4: not this completion");
+    assertFalse(done.announces(null), "no task");
+    assertTrue(Notification.created(before).announces(before));
+    assertFalse(Notification.created(before).announces(null), "a create whose transaction failed");
+  }
+
+  @Test
+  void malformedOutboxNotificationsAreRefused() {
+    io.vertx.core.json.JsonObject good = Notification.created(
+      new Task("t1", "x", Task.PENDING, "2026-01-01T00:00:00Z", null, 1)).toJson();
+    for (String field : new String[] {"notification_id", "message", "task_id", "requested_at", "event", "version"}) {
+      io.vertx.core.json.JsonObject bad = good.copy();
+      bad.remove(field);
+      org.junit.jupiter.api.Assertions.assertThrows(com.example.dapr.http.ApiException.class,
+        () -> Notification.fromJson(bad), field);
+    }
+  }
+
+  @Test
+  void recentDeliveriesForgetTheOldestPastTheirCapacity() {
+    RecentDeliveries recent = new RecentDeliveries(2);
+    recent.remember("a", "r1");
+    recent.remember("b", "r2");
+    recent.remember("c", null);
+    assertFalse(recent.contains("a"));
+    assertTrue(recent.contains("b"));
+    assertTrue(recent.contains("c"));
+    assertEquals(2, recent.size());
+    RecentDeliveries none = new RecentDeliveries(0);
+    none.remember("a", "r1");
+    assertFalse(none.contains("a"));
   }
 }

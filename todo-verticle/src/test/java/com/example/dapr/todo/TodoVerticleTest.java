@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -51,20 +53,25 @@ class TodoVerticleTest {
     this.client = WebClient.create(vertx);
   }
 
-  /** Deploys todo-api with the test defaults (no redelivery, fast retries) and {@code overrides}. */
+  /** Deploys todo-api with the test defaults (fast retries, a quick stop) and {@code overrides}. */
   private void deploy(String... overrides) throws Exception {
+    deployReturningId(overrides);
+  }
+
+  private String deployReturningId(String... overrides) throws Exception {
     Map<String, String> env = new HashMap<>(Map.of(
       "APP_PORT", "0",
       "DAPR_HTTP_PORT", String.valueOf(sidecar.port()),
-      "REDELIVERY_ATTEMPTS", "0",
       "RETRY_INITIAL_DELAY_MS", "5",
-      "RETRY_MAX_DELAY_MS", "20"));
+      "RETRY_MAX_DELAY_MS", "20",
+      "SHUTDOWN_DELAY_MS", "0"));
     for (int i = 0; i < overrides.length; i += 2) {
       env.put(overrides[i], overrides[i + 1]);
     }
     TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(env)));
-    vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
+    String id = vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     port = verticle.actualPort();
+    return id;
   }
 
   private HttpRequest<Buffer> request(HttpMethod method, String path) {
@@ -124,7 +131,7 @@ class TodoVerticleTest {
   }
 
   @Test
-  void createStoresTheTaskUnderItsKeyAndSendsTheSeedsNotification() throws Exception {
+  void createSavesTheTaskAndItsNotificationInOneOutboxTransactionThenSendsIt() throws Exception {
     deploy();
     HttpResponse<Buffer> response = create("Buy groceries");
 
@@ -134,17 +141,33 @@ class TodoVerticleTest {
     assertEquals(id, java.util.UUID.fromString(id).toString());
     assertEquals("Buy groceries", task.getString("title"));
     assertEquals("pending", task.getString("status"));
+    assertEquals(1, task.getInteger("version"));
     assertEquals("/tasks/" + id, response.getHeader("Location"));
-    assertEquals(new JsonObject().put("status", "delivered").put("replica", "fake-1"), task.getJsonObject("notification"));
+    String notificationId = id + ":created";
+    assertEquals(new JsonObject().put("status", "delivered").put("notification_id", notificationId)
+      .put("replica", "fake-1"), task.getJsonObject("notification"));
 
-    List<FakeSidecar.Received> saves = sidecar.stateSaves();
-    assertEquals(1, saves.size());
-    assertEquals("/v1.0/state/statestore", saves.get(0).path());
-    JsonObject item = saves.get(0).body().toJsonArray().getJsonObject(0);
-    assertEquals("task-" + id, item.getString("key"));
+    List<FakeSidecar.Received> writes = sidecar.stateSaves();
+    assertEquals(1, writes.size(), "one write: the transaction");
+    assertEquals("/v1.0/state/statestore/transaction", writes.get(0).path());
+    JsonArray operations = writes.get(0).json().getJsonArray("operations");
+    assertEquals(2, operations.size());
+    JsonObject save = operations.getJsonObject(0);
+    assertEquals("upsert", save.getString("operation"));
+    assertEquals("task-" + id, save.getJsonObject("request").getString("key"));
     assertEquals(new JsonObject().put("id", id).put("title", "Buy groceries").put("status", "pending")
-      .put("created_at", task.getString("created_at")), item.getJsonObject("value"));
-    assertFalse(item.containsKey("etag"), "a new task is saved unconditionally");
+      .put("created_at", task.getString("created_at")).put("version", 1), save.getJsonObject("request").getJsonObject("value"));
+    assertFalse(save.getJsonObject("request").containsKey("etag"), "a new task is saved unconditionally");
+    JsonObject projection = operations.getJsonObject(1).getJsonObject("request");
+    assertEquals("upsert", operations.getJsonObject(1).getString("operation"));
+    assertEquals("task-" + id, projection.getString("key"), "Dapr pairs a projection with the upsert of its key");
+    assertEquals(new JsonObject().put("outbox.projection", "true").put("contentType", "application/json"),
+      projection.getJsonObject("metadata"));
+    assertEquals(new JsonObject().put("message", "Todo created: Buy groceries").put("task_id", id)
+      .put("notification_id", notificationId).put("event", "created").put("requested_at", task.getString("created_at"))
+      .put("version", 1), projection.getJsonObject("value"));
+    assertEquals(save.getJsonObject("request").getJsonObject("value"), sidecar.value("task-" + id));
+    assertEquals(1, sidecar.published().size(), "the outbox publishes the notification");
 
     List<FakeSidecar.Received> invocations = sidecar.invocations();
     assertEquals(1, invocations.size());
@@ -152,8 +175,10 @@ class TodoVerticleTest {
     assertEquals("POST", notify.method());
     assertEquals("/v1.0/invoke/notification-service/method/notify", notify.path());
     assertEquals(JSON, notify.headers().get("Content-Type"));
-    assertEquals(new JsonObject().put("message", "Todo created: Buy groceries").put("task_id", id), notify.json());
+    assertEquals(new JsonObject().put("message", "Todo created: Buy groceries").put("task_id", id)
+      .put("notification_id", notificationId), notify.json());
     assertNull(notify.headers().get("dapr-api-token"), "no token configured, none sent");
+    assertEquals(1, sidecar.deliveries(notificationId));
   }
 
   @Test
@@ -194,14 +219,19 @@ class TodoVerticleTest {
     assertEquals("\"" + sidecar.etag("task-" + id) + "\"", response.getHeader("ETag"));
     assertEquals("completed", sidecar.value("task-" + id).getString("status"));
 
-    JsonObject save = sidecar.stateSaves().get(1).body().toJsonArray().getJsonObject(0);
+    assertEquals(2, task.getInteger("version"));
+    JsonArray operations = sidecar.stateSaves().get(1).json().getJsonArray("operations");
+    JsonObject save = operations.getJsonObject(0).getJsonObject("request");
     assertEquals(etag.replace("\"", ""), save.getString("etag"));
     assertEquals("first-write", save.getJsonObject("options").getString("concurrency"));
+    String notificationId = id + ":completed:" + task.getString("completed_at");
+    assertEquals(notificationId, operations.getJsonObject(1).getJsonObject("request").getJsonObject("value")
+      .getString("notification_id"), "the completion is saved with its notification, in the outbox");
 
     List<FakeSidecar.Received> invocations = sidecar.invocations();
     assertEquals(2, invocations.size());
-    assertEquals(new JsonObject().put("message", "Todo completed: Water plants").put("task_id", id),
-      invocations.get(1).json());
+    assertEquals(new JsonObject().put("message", "Todo completed: Water plants").put("task_id", id)
+      .put("notification_id", notificationId), invocations.get(1).json());
 
     // Completing it again changes nothing: no save, no second notification.
     HttpResponse<Buffer> again = send(request(HttpMethod.PUT, "/tasks/" + id), JSON,
@@ -232,12 +262,32 @@ class TodoVerticleTest {
     String id = create("Call mom").bodyAsJsonObject().getString("id");
     String etag = get(id).getHeader("ETag");
 
+    // Another writer changes the task between todo-api's read and its transaction (daprd answers 500).
     sidecar.conflictOnNextSave = true;
     assertJsonError(patch(id, etag, "{\"status\":\"completed\"}"), 412, "ETAG_MISMATCH");
     sidecar.conflictOnNextSave = true;
     assertJsonError(patch(id, null, "{\"status\":\"completed\"}"), 409, "CONCURRENT_UPDATE");
+    // The same for a change without a notification, a plain conditional save (daprd answers 409).
+    sidecar.conflictOnNextSave = true;
+    assertJsonError(patch(id, null, "{\"title\":\"Call mum\"}"), 409, "CONCURRENT_UPDATE");
 
     assertEquals("pending", sidecar.value("task-" + id).getString("status"));
+    assertEquals("Call mom", sidecar.value("task-" + id).getString("title"));
+    assertEquals(1, sidecar.invocations().size());
+    assertEquals(1, sidecar.published().size(), "a refused transaction publishes nothing");
+  }
+
+  @Test
+  void aFailingStoreOnAConditionalWriteIsA502NotAConflict() throws Exception {
+    deploy();
+    String id = create("Renew passport").bodyAsJsonObject().getString("id");
+    sidecar.writesFail = true;
+
+    HttpResponse<Buffer> response = patch(id, null, "{\"status\":\"completed\"}");
+
+    // daprd's 500 ERR_STATE_TRANSACTION is read back: the ETag did not change, so it was the store, not a writer.
+    assertJsonError(response, 502, "SIDECAR_ERROR");
+    assertEquals("ERR_STATE_TRANSACTION", response.bodyAsJsonObject().getString("dapr_error_code"));
     assertEquals(1, sidecar.invocations().size());
   }
 
@@ -319,14 +369,14 @@ class TodoVerticleTest {
   }
 
   @Test
-  void aFailingStateSaveIsRetriedThen502WithDaprsCodeAndNoNotification() throws Exception {
+  void aFailingTransactionIsRetriedThen502WithDaprsCodeAndNoNotification() throws Exception {
     deploy("STATE_RETRIES", "2", "BREAKER_MAX_FAILURES", "100");
     sidecar.stateMode = FakeSidecar.Mode.FAIL;
 
     HttpResponse<Buffer> response = create("Fix the bike");
 
     assertJsonError(response, 502, "SIDECAR_ERROR");
-    assertEquals("ERR_STATE_SAVE", response.bodyAsJsonObject().getString("dapr_error_code"));
+    assertEquals("ERR_STATE_TRANSACTION", response.bodyAsJsonObject().getString("dapr_error_code"));
     assertEquals(500, response.bodyAsJsonObject().getInteger("dapr_status"));
     assertEquals(3, sidecar.stateSaves().size(), "one call and two retries");
     assertEquals(0, sidecar.invocations().size());
@@ -369,11 +419,13 @@ class TodoVerticleTest {
     assertEquals(201, response.statusCode());
     JsonObject task = response.bodyAsJsonObject();
     JsonObject notification = task.getJsonObject("notification");
-    assertEquals("failed", notification.getString("status"), notification::encode);
+    assertEquals("pending", notification.getString("status"), notification::encode);
+    assertEquals("outbox", notification.getString("redelivery"));
     assertEquals("SIDECAR_ERROR", notification.getString("error"));
     assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"));
     assertEquals(task.getString("title"), sidecar.value("task-" + task.getString("id")).getString("title"));
-    assertEquals(1, sidecar.invocations().size(), "a failure that may have reached the app is not sent again");
+    assertEquals(1, sidecar.invocations().size(), "a failure that may have reached the app is not sent again inline");
+    assertEquals(1, sidecar.published().size(), "the outbox has it");
   }
 
   @Test
@@ -396,7 +448,7 @@ class TodoVerticleTest {
 
     JsonObject notification = create("All dead").bodyAsJsonObject().getJsonObject("notification");
 
-    assertEquals("failed", notification.getString("status"), notification::encode);
+    assertEquals("pending", notification.getString("status"), notification::encode);
     assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"));
     assertEquals(3, sidecar.invocations().size(), "one call and two retries");
   }
@@ -413,14 +465,15 @@ class TodoVerticleTest {
     assertEquals(201, response.statusCode());
     JsonObject notification = response.bodyAsJsonObject().getJsonObject("notification");
     assertEquals("SIDECAR_TIMEOUT", notification.getString("error"), notification::encode);
-    assertEquals("failed", notification.getString("status"));
+    assertEquals("pending", notification.getString("status"));
     assertEquals(1, sidecar.invocations().size(), "a notification is never retried inline");
     assertTrue(elapsedMs >= 300 && elapsedMs < 5_000, "answered after " + elapsedMs + " ms");
   }
 
   @Test
-  void theNotificationBreakerOpensFailsFastWithoutCallingAndClosesAfterRecovery() throws Exception {
-    deploy("BREAKER_MAX_FAILURES", "3", "BREAKER_RESET_MS", "300");
+  void theNotificationBreakerOpensAndFailsFastWithoutCalling() throws Exception {
+    // A reset window far longer than the test: the breaker stays open however slow the machine is.
+    deploy("BREAKER_MAX_FAILURES", "3", "BREAKER_RESET_MS", "600000");
     sidecar.invokeMode = FakeSidecar.Mode.FAIL;
     for (int i = 0; i < 3; i++) {
       assertEquals("SIDECAR_ERROR", create("t" + i).bodyAsJsonObject().getJsonObject("notification").getString("error"));
@@ -429,16 +482,24 @@ class TodoVerticleTest {
     for (int i = 0; i < 5; i++) {
       JsonObject notification = create("open " + i).bodyAsJsonObject().getJsonObject("notification");
       assertEquals("CIRCUIT_OPEN", notification.getString("error"), notification::encode);
+      assertEquals("pending", notification.getString("status"), "the outbox will deliver it");
     }
     assertEquals(3, sidecar.invocations().size(), "an open breaker sends nothing to the sidecar");
-    assertEquals(8, sidecar.stateSaves().size(), "the tasks themselves are still saved");
+    assertEquals(8, sidecar.transactions().size(), "the tasks themselves are still saved");
+  }
+
+  @Test
+  void theNotificationBreakerClosesAgainOnceNotificationServiceIsBack() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "1", "BREAKER_RESET_MS", "100");
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    assertEquals("SIDECAR_ERROR", create("fails").bodyAsJsonObject().getJsonObject("notification").getString("error"));
 
     sidecar.invokeMode = FakeSidecar.Mode.OK;
-    eventually("the breaker half-opens and closes again", () -> {
-      HttpResponse<Buffer> response = create("probe");
-      return "delivered".equals(response.bodyAsJsonObject().getJsonObject("notification").getString("status"));
-    });
+    // However long each call takes, once the reset window has passed a call goes through and closes the breaker.
+    eventually("a notification is delivered again", () ->
+      "delivered".equals(create("probe").bodyAsJsonObject().getJsonObject("notification").getString("status")));
     assertEquals("delivered", create("after").bodyAsJsonObject().getJsonObject("notification").getString("status"));
+    assertEquals("CLOSED", check("circuit-breakers").getJsonObject("data").getString("notification_service"));
   }
 
   @Test
@@ -457,35 +518,242 @@ class TodoVerticleTest {
     assertEquals(2, sidecar.dataCalls().size(), "reads share the state store's breaker");
   }
 
-  @Test
-  void aNotificationThatFailedIsRedeliveredOnceNotificationServiceIsBack() throws Exception {
-    deploy("REDELIVERY_ATTEMPTS", "20", "REDELIVERY_INITIAL_DELAY_MS", "20", "REDELIVERY_MAX_DELAY_MS", "50",
-      "BREAKER_MAX_FAILURES", "1000");
-    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
-
-    JsonObject task = create("Book flights").bodyAsJsonObject();
-    JsonObject notification = task.getJsonObject("notification");
-    assertEquals("pending", notification.getString("status"), notification::encode);
-    assertEquals("queued", notification.getString("redelivery"));
-    assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"));
-
-    eventually("a redelivery attempt fails too", () -> sidecar.invocations().size() >= 2);
-    sidecar.invokeMode = FakeSidecar.Mode.OK;
-    eventually("the queue drains", () -> readiness().getJsonArray("checks").stream()
-      .map(JsonObject.class::cast)
-      .filter(check -> check.getString("id").equals("circuit-breakers"))
-      .anyMatch(check -> check.getJsonObject("data").getInteger("notifications_pending_redelivery") == 0));
-
-    JsonObject expected = new JsonObject().put("message", "Todo created: Book flights").put("task_id", task.getString("id"));
-    List<FakeSidecar.Received> invocations = sidecar.invocations();
-    invocations.forEach(call -> assertEquals(expected, call.json()));
-    int delivered = invocations.size();
-    vertx.timer(200).await();
-    assertEquals(delivered, sidecar.invocations().size(), "nothing is sent again once delivered");
+  private JsonObject readiness() throws Exception {
+    return request(HttpMethod.GET, "/health/ready").send().await(15, TimeUnit.SECONDS).bodyAsJsonObject();
   }
 
-  private JsonObject readiness() {
-    return request(HttpMethod.GET, "/health/ready").send().await().bodyAsJsonObject();
+  private JsonObject check(String id) throws Exception {
+    return readiness().getJsonArray("checks").stream().map(JsonObject.class::cast)
+      .filter(check -> check.getString("id").equals(id)).findFirst().orElseThrow();
+  }
+
+  /** Posts {@code events} to todo-api as daprd's bulk subscribe does, and answers each entry's status. */
+  private List<String> deliverOutbox(List<JsonObject> events) throws Exception {
+    JsonArray entries = new JsonArray();
+    for (int i = 0; i < events.size(); i++) {
+      entries.add(new JsonObject().put("entryId", "entry-" + i).put("event", events.get(i))
+        .put("contentType", "application/cloudevents+json").put("metadata", new JsonObject()));
+    }
+    JsonObject bulk = new JsonObject().put("entries", entries).put("id", "bulk-1").put("pubsubname", "pubsub")
+      .put("topic", "notifications").put("type", "com.dapr.event.sent.bulk");
+    HttpResponse<Buffer> response = send(request(HttpMethod.POST, "/outbox/notifications"), JSON, bulk.encode());
+    assertEquals(200, response.statusCode(), response.bodyAsString());
+    JsonArray statuses = response.bodyAsJsonObject().getJsonArray("statuses");
+    assertEquals(events.size(), statuses.size());
+    return java.util.stream.IntStream.range(0, statuses.size()).mapToObj(i -> {
+      assertEquals("entry-" + i, statuses.getJsonObject(i).getString("entryId"));
+      return statuses.getJsonObject(i).getString("status");
+    }).toList();
+  }
+
+  @Test
+  void todoApiSubscribesToTheNotificationsTopicAndItsDeadLetterTopicInBulk() throws Exception {
+    deploy();
+    JsonArray subscriptions = send(request(HttpMethod.GET, "/dapr/subscribe"), null, null).bodyAsJsonArray();
+
+    assertEquals(2, subscriptions.size());
+    for (int i = 0; i < 2; i++) {
+      JsonObject subscription = subscriptions.getJsonObject(i);
+      assertEquals(List.of("notifications", "notifications-retry").get(i), subscription.getString("topic"));
+      assertEquals("pubsub", subscription.getString("pubsubname"));
+      assertEquals("/outbox/notifications", subscription.getString("route"));
+      assertEquals("notifications-retry", subscription.getString("deadLetterTopic"),
+        "what Dapr's retries do not deliver goes round again, never dropped");
+      assertTrue(subscription.getJsonObject("bulkSubscribe").getBoolean("enabled"));
+    }
+  }
+
+  @Test
+  void aNotificationTheFirstAttemptMissedIsDeliveredFromTheOutbox() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "1000");
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    JsonObject task = create("Book flights").bodyAsJsonObject();
+    assertEquals("pending", task.getJsonObject("notification").getString("status"));
+    String notificationId = task.getString("id") + ":created";
+    assertEquals(0, sidecar.deliveries(notificationId));
+
+    // notification-service still down: todo-api answers RETRY and Dapr keeps the event.
+    assertEquals(List.of("RETRY"), deliverOutbox(sidecar.published()));
+    assertEquals(0, sidecar.deliveries(notificationId));
+
+    sidecar.invokeMode = FakeSidecar.Mode.OK;
+    assertEquals(List.of("SUCCESS"), deliverOutbox(sidecar.published()));
+
+    assertEquals(1, sidecar.deliveries(notificationId), "received once, at the receiving end");
+    assertEquals(new JsonObject().put("message", "Todo created: Book flights").put("task_id", task.getString("id"))
+      .put("notification_id", notificationId), sidecar.invocations().get(2).json());
+    JsonObject counts = check("notifications").getJsonObject("data");
+    assertEquals(1, counts.getInteger("delivered_by_outbox"));
+    assertEquals(1, counts.getInteger("outbox_retries"));
+  }
+
+  @Test
+  void anOutboxEventForANotificationAlreadyDeliveredIsAcknowledgedWithoutSendingIt() throws Exception {
+    deploy();
+    String id = create("Pay bills").bodyAsJsonObject().getString("id");
+
+    assertEquals(List.of("SUCCESS"), deliverOutbox(sidecar.published()));
+
+    assertEquals(1, sidecar.invocations().size(), "sent once: the first attempt delivered it");
+    assertEquals(1, sidecar.deliveries(id + ":created"));
+    assertEquals(1, check("notifications").getJsonObject("data").getInteger("outbox_already_delivered"));
+  }
+
+  @Test
+  void afterARestartTheOutboxSendsANotificationAgainWithTheSameIdForNotificationServiceToRecognise()
+    throws Exception {
+    deploy();
+    String id = create("Feed the cat").bodyAsJsonObject().getString("id");
+    List<JsonObject> events = sidecar.published();
+
+    deploy(); // a new todo-api process: it does not know what the first one delivered
+    assertEquals(List.of("SUCCESS"), deliverOutbox(events));
+
+    assertEquals(List.of(id + ":created", id + ":created"), sidecar.deliveredIds(),
+      "sent again with the same notification_id, which notification-service answers from its record");
+  }
+
+  @Test
+  void aCompletionRefusedForAStaleEtagIsNotAnnouncedEvenWhenRedisPublishesIt() throws Exception {
+    deploy();
+    sidecar.publishRefusedTransactions = true;
+    String id = create("Clean windows").bodyAsJsonObject().getString("id");
+    sidecar.conflictOnNextSave = true;
+    assertJsonError(patch(id, null, "{\"status\":\"completed\"}"), 409, "CONCURRENT_UPDATE");
+    List<JsonObject> events = sidecar.published();
+    assertEquals(2, events.size(), "the created event and the phantom completion");
+
+    assertEquals(List.of("SUCCESS", "SUCCESS"), deliverOutbox(events));
+
+    assertEquals(List.of(id + ":created"), sidecar.deliveredIds(), "no 'Todo completed' for a task not completed");
+    assertEquals(1, check("notifications").getJsonObject("data").getInteger("outbox_phantoms"));
+  }
+
+  @Test
+  void aCommittedCompletionIsStillAnnouncedAfterTheTaskChangedAgain() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "1000");
+    String id = create("Mow the lawn").bodyAsJsonObject().getString("id");
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    assertEquals(200, patch(id, null, "{\"status\":\"completed\"}").statusCode());
+    assertEquals(200, patch(id, null, "{\"status\":\"pending\"}").statusCode());
+    sidecar.invokeMode = FakeSidecar.Mode.OK;
+
+    assertEquals(List.of("SUCCESS", "SUCCESS"), deliverOutbox(sidecar.published()));
+
+    assertEquals(1, sidecar.deliveredIds().stream().filter(n -> n.startsWith(id + ":completed:")).count(),
+      "the task was completed, then reopened: the completion happened and is announced");
+  }
+
+  @Test
+  void anOutboxEventPastNotifyGiveUpAfterMsIsGivenUpAndOneThatIsNotANotificationIsDiscarded() throws Exception {
+    deploy("NOTIFY_GIVE_UP_AFTER_MS", "60000");
+    JsonObject old = new JsonObject().put("message", "Todo created: old").put("task_id", "7c0d3f5e-3b2a-4a8e-9d6b-0a1b2c3d4e5f")
+      .put("notification_id", "7c0d3f5e-3b2a-4a8e-9d6b-0a1b2c3d4e5f:created").put("event", "created")
+      .put("requested_at", java.time.Instant.now().minusSeconds(120).toString()).put("version", 1);
+
+    List<String> statuses = deliverOutbox(List.of(new JsonObject().put("data", old),
+      new JsonObject().put("data", "map[message:not json]"), new JsonObject().put("data", new JsonObject())));
+
+    assertEquals(List.of("SUCCESS", "SUCCESS", "SUCCESS"), statuses, "acknowledged, so that Dapr stops offering them");
+    assertEquals(List.of(), sidecar.dataCalls(), "nothing read, nothing sent");
+    assertEquals(3, check("notifications").getJsonObject("data").getInteger("given_up"));
+  }
+
+  @Test
+  void aSingleCloudEventWithoutBulkIsAnsweredWithItsStatus() throws Exception {
+    deploy();
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    create("Single event");
+    sidecar.invokeMode = FakeSidecar.Mode.OK;
+
+    HttpResponse<Buffer> response = send(request(HttpMethod.POST, "/outbox/notifications"),
+      "application/cloudevents+json", sidecar.published().get(0).encode());
+
+    assertEquals(new JsonObject().put("status", "SUCCESS"), response.bodyAsJsonObject());
+    assertEquals(1, sidecar.deliveredIds().size());
+  }
+
+  @Test
+  void anIdempotencyKeyMakesARetriedCreateAnswerTheFirstTask() throws Exception {
+    deploy();
+    HttpResponse<Buffer> first = send(request(HttpMethod.POST, "/tasks").putHeader("Idempotency-Key", "order-42"),
+      JSON, "{\"title\":\"Ship order 42\"}");
+    HttpResponse<Buffer> retry = send(request(HttpMethod.POST, "/tasks").putHeader("Idempotency-Key", "order-42"),
+      JSON, "{\"title\":\"Ship order 42\"}");
+
+    assertEquals(201, first.statusCode(), first.bodyAsString());
+    assertEquals(201, retry.statusCode(), retry.bodyAsString());
+    String id = first.bodyAsJsonObject().getString("id");
+    assertEquals(id, retry.bodyAsJsonObject().getString("id"));
+    assertEquals("true", retry.getHeader("Idempotent-Replayed"));
+    assertEquals("/tasks/" + id, retry.getHeader("Location"));
+    assertEquals(1, sidecar.transactions().size(), "one task stored");
+    assertEquals(List.of(id + ":created"), sidecar.deliveredIds(), "one notification");
+
+    HttpResponse<Buffer> other = send(request(HttpMethod.POST, "/tasks").putHeader("Idempotency-Key", "order-42"),
+      JSON, "{\"title\":\"Something else\"}");
+    assertJsonError(other, 422, "IDEMPOTENCY_KEY_REUSED");
+    assertEquals(1, sidecar.transactions().size());
+  }
+
+  @Test
+  void aCreateWhoseFirstAttemptDiedAfterReservingItsKeyIsFinishedByTheRetry() throws Exception {
+    deploy();
+    // What a first attempt leaves when it dies between reserving the key and its transaction: the reservation only.
+    String id = "0b7e2a10-52c4-4f3e-9d51-2f1a7c3e8b90";
+    String created = "2026-11-25T10:00:00Z";
+    sidecar.put("idempotency-" + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest("k-1".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+      new JsonObject().put("id", id).put("title", "Half done").put("status", "pending").put("created_at", created)
+        .put("version", 1));
+
+    HttpResponse<Buffer> retry = send(request(HttpMethod.POST, "/tasks").putHeader("Idempotency-Key", "k-1"),
+      JSON, "{\"title\":\"Half done\"}");
+
+    assertEquals(201, retry.statusCode(), retry.bodyAsString());
+    assertEquals(id, retry.bodyAsJsonObject().getString("id"), "the task the key was reserved for");
+    assertEquals(created, sidecar.value("task-" + id).getString("created_at"));
+    assertEquals(List.of(id + ":created"), sidecar.deliveredIds());
+  }
+
+  @Test
+  void aMalformedIdempotencyKeyIs400WithNothingStored() throws Exception {
+    deploy();
+    for (String key : List.of("", " ", "x".repeat(256), "caf\u00e9")) {
+      HttpResponse<Buffer> response = send(request(HttpMethod.POST, "/tasks").putHeader("Idempotency-Key", key),
+        JSON, "{\"title\":\"a\"}");
+      assertJsonError(response, 400, "INVALID_IDEMPOTENCY_KEY");
+    }
+    assertEquals(List.of(), sidecar.dataCalls());
+  }
+
+  @Test
+  void onStopReadinessGoesDownFirstThenRequestsInFlightFinish() throws Exception {
+    String deployment = deployReturningId("SHUTDOWN_DELAY_MS", "400", "SHUTDOWN_TIMEOUT_MS", "10000",
+      "NOTIFY_TIMEOUT_MS", "1500");
+    sidecar.invokeMode = FakeSidecar.Mode.HANG;
+    Future<HttpResponse<Buffer>> inFlight = request(HttpMethod.POST, "/tasks").putHeader("Content-Type", JSON)
+      .sendBuffer(Buffer.buffer("{\"title\":\"Last one\"}"));
+    eventually("the request reaches the sidecar", () -> !sidecar.invocations().isEmpty());
+
+    Future<Void> undeployed = vertx.undeploy(deployment);
+    eventually("readiness answers 503 while stopping", () ->
+      send(request(HttpMethod.GET, "/health/ready"), null, null).statusCode() == 503);
+
+    HttpResponse<Buffer> last = inFlight.await(15, TimeUnit.SECONDS);
+    assertEquals(201, last.statusCode(), "the request in flight is answered");
+    undeployed.await(15, TimeUnit.SECONDS);
+    assertThrows(Exception.class, () -> send(request(HttpMethod.GET, "/health/live"), null, null),
+      "no longer accepting once stopped");
+  }
+
+  @Test
+  void moreThanOneVerticleInstanceIsRefused() throws Exception {
+    Map<String, String> env = Map.of("APP_PORT", "0", "DAPR_HTTP_PORT", String.valueOf(sidecar.port()));
+    Throwable refused = assertThrows(Exception.class, () -> vertx.deployVerticle(
+      () -> new TodoVerticle(TodoConfig.from(new Env(env))), new io.vertx.core.DeploymentOptions().setInstances(2))
+      .await(10, TimeUnit.SECONDS));
+    assertTrue(String.valueOf(refused.getMessage()).contains("one verticle instance per process"), refused.toString());
   }
 
   @Test
@@ -508,7 +776,7 @@ class TodoVerticleTest {
     readiness();
 
     List<FakeSidecar.Received> calls = sidecar.received();
-    assertEquals(4, calls.size(), "save, invoke, get, healthz");
+    assertEquals(4, calls.size(), "transaction, invoke, get, healthz");
     calls.forEach(call -> assertEquals("s3cret", call.headers().get("dapr-api-token"), call.path()));
   }
 

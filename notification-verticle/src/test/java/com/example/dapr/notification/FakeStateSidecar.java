@@ -1,0 +1,87 @@
+package com.example.dapr.notification;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A stand-in for notification-service's own Dapr sidecar with a Redis state store behind it, as far as the delivery
+ * record uses it: {@code POST /v1.0/state/notificationstore} (first-write without an ETag saves only a key that has no
+ * value, and is refused as daprd 1.18 refuses it on Redis: 500 {@code ERR_STATE_SAVE} "failed to set key"; the e2e
+ * layer runs the same code against the real daprd and Redis) and {@code GET .../{key}}. Shared by several replicas,
+ * like the one Redis of the embedded system. It can fail like a store that is down.
+ */
+final class FakeStateSidecar {
+
+  static final String STORE = "notificationstore";
+
+  private final Map<String, JsonObject> store = new ConcurrentHashMap<>();
+  private final List<JsonObject> saves = new CopyOnWriteArrayList<>();
+  private HttpServer server;
+  volatile boolean down;
+
+  Future<FakeStateSidecar> start(Vertx vertx) {
+    server = vertx.createHttpServer().requestHandler(request -> request.body().onSuccess(body -> {
+      if (down) {
+        error(request, 500, "ERR_STATE_SAVE", "failed saving state in state store " + STORE + ": dial tcp "
+          + "127.0.0.1:6390: connect: connection refused");
+      } else if (request.method().name().equals("POST") && request.path().equals("/v1.0/state/" + STORE)) {
+        save(request, body.toJsonArray());
+      } else if (request.method().name().equals("GET") && request.path().startsWith("/v1.0/state/" + STORE + "/")) {
+        JsonObject value = store.get(request.path().substring(("/v1.0/state/" + STORE + "/").length()));
+        if (value == null) {
+          request.response().setStatusCode(204).end();
+        } else {
+          request.response().putHeader("Content-Type", "application/json").putHeader("ETag", "1").end(value.encode());
+        }
+      } else {
+        error(request, 404, "ERR_NOT_FOUND", "no route " + request.path());
+      }
+    }));
+    return server.listen(0, "127.0.0.1").map(this);
+  }
+
+  private void save(HttpServerRequest request, JsonArray items) {
+    for (Object raw : items) {
+      JsonObject item = (JsonObject) raw;
+      saves.add(item.copy());
+      JsonObject options = item.getJsonObject("options", new JsonObject());
+      boolean insertOnly = "first-write".equals(options.getString("concurrency")) && item.getString("etag") == null;
+      String key = item.getString("key");
+      if (insertOnly && store.putIfAbsent(key, item.getJsonObject("value")) != null) {
+        error(request, 500, "ERR_STATE_SAVE", "failed saving state in state store " + STORE + ": failed to set key "
+          + "notification-service||" + key + ": ERR user_script:14: failed to set key notification-service||" + key);
+        return;
+      }
+      if (!insertOnly) {
+        store.put(key, item.getJsonObject("value"));
+      }
+    }
+    request.response().setStatusCode(204).end();
+  }
+
+  private static void error(HttpServerRequest request, int status, String code, String message) {
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+      .end(new JsonObject().put("errorCode", code).put("message", message).encode());
+  }
+
+  int port() {
+    return server.actualPort();
+  }
+
+  List<JsonObject> saves() {
+    return List.copyOf(saves);
+  }
+
+  JsonObject value(String key) {
+    return store.get(key);
+  }
+}
