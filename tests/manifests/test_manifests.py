@@ -1,7 +1,8 @@
 """The rules manifests/ and the Dockerfiles must keep, checked on what `kustomize build` renders, so they cannot drift:
 the schemas (Kubernetes, strict; Dapr's CRDs), the Dapr annotations, ports agreeing with the Dockerfiles and the apps'
 defaults, probes, resources, the restricted Pod Security Standard, the Dapr resources agreeing with the app's own
-timeouts and breaker, and the k6 Job's scripts. Run by scripts/validate-manifests.sh, which provides
+timeouts and breaker and with the embedded run's (dapr/: the outbox, its pub/subs, the delivery record, the delivery
+retries), every Component scoped to exactly the apps that use it, Redis persisted, and the k6 Job's scripts. Run by scripts/validate-manifests.sh, which provides
 KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and KUBERNETES_VERSION."""
 import os
 import pathlib
@@ -63,6 +64,42 @@ def java_default(app, name):
     match = re.search(r'env\.(?:number|port)\("' + name + r'",\s*([0-9_]+)', text)
     assert match, f"no default for {name} in {APPS[app]['config']}"
     return int(match.group(1).replace("_", ""))
+
+
+def java_string_default(app, name):
+    """The default of a text variable in the app's config class: env.string("NAME", "default")."""
+    text = (ROOT / APPS[app]["config"]).read_text()
+    match = re.search(r'env\.(?:string|choice)\("' + name + r'",\s*"([^"]*)"', text)
+    assert match, f"no default for {name} in {APPS[app]['config']}"
+    return match.group(1)
+
+
+def java_env_names(app):
+    """Every environment variable the app's config class reads."""
+    return set(re.findall(r'env\.\w+\("([A-Z0-9_]+)"', (ROOT / APPS[app]["config"]).read_text()))
+
+
+def setting(app, name):
+    """What the app runs with: the container's env, else its config class's default."""
+    env = env_of(container(app))
+    return env[name] if name in env else java_string_default(app, name)
+
+
+def embedded(path):
+    """The Dapr resources of the embedded run (dapr/...), by name."""
+    docs = [d for f in sorted((ROOT / path).parent.glob((ROOT / path).name)) for d in yaml.safe_load_all(f.read_text())]
+    return {d["metadata"]["name"]: d for d in docs if d}
+
+
+def component_metadata(component):
+    return {m["name"]: m for m in component["spec"].get("metadata", [])}
+
+
+def duration_seconds(text):
+    """A Go duration of the simple kinds used here: 500ms, 5s, 1m, 1h."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)", text)
+    assert match, f"not a simple duration: {text}"
+    return int(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def dockerfile(app):
@@ -134,7 +171,8 @@ def test_dapr_object_passes_the_crd_schema_of_dapr_1_18_3(obj):
 def test_every_kind_is_validated():
     kinds = {o["kind"] for o in WITH_LOAD}
     assert {"Component", "Configuration", "Resiliency"} <= kinds
-    assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Secret", "Job", "ConfigMap"} <= kinds
+    assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Secret", "Job", "ConfigMap",
+            "PersistentVolumeClaim"} <= kinds
     assert all(o["metadata"].get("namespace") == NAMESPACE for o in WITH_LOAD if o["kind"] != "Namespace")
 
 
@@ -200,10 +238,20 @@ def test_probes_on_the_health_routes(app):
 def test_the_container_env_matches_the_app_defaults_it_relies_on(app):
     env = env_of(container(app))
     assert env["APP_PORT"] == str(java_default(app, "APP_PORT"))
+    # Both reach their own sidecar (todo-api for everything, notification-service for its delivery record): the
+    # injected daprd listens on localhost:3500 in the pod.
+    assert env["DAPR_HTTP_PORT"] == str(java_default(app, "DAPR_HTTP_PORT")) == "3500"
+    assert env.get("DAPR_SIDECAR_IP", java_string_default(app, "DAPR_SIDECAR_IP")) in ("127.0.0.1", "localhost")
     if app == "todo-api":
-        assert env["DAPR_HTTP_PORT"] == str(java_default(app, "DAPR_HTTP_PORT")) == "3500"
         for name in ("NOTIFY_TIMEOUT_MS", "STATE_TIMEOUT_MS", "BREAKER_MAX_FAILURES", "BREAKER_RESET_MS"):
             assert env[name] == str(java_default(app, name)), name
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_env_variable_set_is_one_the_app_reads(app):
+    """A misspelt variable would be ignored without a word and the app would run on its default."""
+    set_here = {e["name"] for e in container(app)["env"]}
+    assert set_here - java_env_names(app) == set()
 
 
 # --- resources and the restricted Pod Security Standard ------------------------------------------------------------
@@ -263,10 +311,12 @@ def test_containers_have_requests_limits_and_a_read_only_root(workload):
         assert set(c["resources"]["requests"]) == {"cpu", "memory"}, c["name"]
         assert set(c["resources"]["limits"]) == {"cpu", "memory"}, c["name"]
         assert c["securityContext"]["readOnlyRootFilesystem"] is True, c["name"]
-        # Whatever it must write goes to an emptyDir.
+        # Whatever it must write goes to an emptyDir, or to a claim declared here (Redis's data).
         for mount in c.get("volumeMounts", []):
             if not mount.get("readOnly"):
-                assert "emptyDir" in volumes[mount["name"]], f"{c['name']}: {mount['mountPath']}"
+                volume = volumes[mount["name"]]
+                assert "emptyDir" in volume or volume.get("persistentVolumeClaim", {}).get("claimName") \
+                    in objects("PersistentVolumeClaim", WITH_LOAD), f"{c['name']}: {mount['mountPath']}"
 
 
 def test_the_namespace_enforces_the_restricted_standard():
@@ -294,22 +344,95 @@ def test_notification_service_runs_three_replicas_behind_a_disruption_budget():
 
 # --- the Dapr resources ----------------------------------------------------------------------------------------------
 
-def test_the_state_store_is_redis_scoped_to_todo_api_with_its_password_from_a_secret():
-    component = objects("Component")["statestore"]
-    assert component["spec"]["type"] == "state.redis"
-    assert component["scopes"] == ["todo-api"]
+REDIS_COMPONENTS = [name for name, c in objects("Component").items() if c["spec"]["type"].endswith(".redis")]
+
+
+def test_the_durable_design_has_its_redis_components():
+    assert {name: objects("Component")[name]["spec"]["type"] for name in REDIS_COMPONENTS} == {
+        "statestore": "state.redis", "outbox-pubsub": "pubsub.redis", "pubsub": "pubsub.redis",
+        "notificationstore": "state.redis"}
+
+
+@pytest.mark.parametrize("name", REDIS_COMPONENTS)
+def test_every_redis_component_reaches_the_redis_service_with_its_password_from_the_secret(name):
+    component = objects("Component")[name]
     assert component["auth"]["secretStore"] == "kubernetes"
-    metadata = {m["name"]: m for m in component["spec"]["metadata"]}
+    metadata = component_metadata(component)
     assert "value" not in metadata["redisPassword"], "the password comes from the Secret, never inline"
     ref = metadata["redisPassword"]["secretKeyRef"]
     assert ref["key"] in objects("Secret")[ref["name"]]["data"]
     host, port = metadata["redisHost"]["value"].split(":")
     service = objects("Service")[host.split(".")[0]]
     assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+    assert service["spec"]["selector"].items() <= pod("redis")["metadata"]["labels"].items()
     # Redis requires the same password.
     redis_env = container("redis")["env"]
     assert {"name": ref["name"], "key": ref["key"]} in [e["valueFrom"]["secretKeyRef"] for e in redis_env
                                                        if "valueFrom" in e]
+
+
+def components_used():
+    """{app: {component name: the kind of building block it must be}}, from what each app is configured with."""
+    outbox = component_metadata(objects("Component")[setting("todo-api", "STATE_STORE_NAME")])
+    return {
+        "todo-api": {setting("todo-api", "STATE_STORE_NAME"): "state",
+                     setting("todo-api", "PUBSUB_NAME"): "pubsub",
+                     outbox["outboxPublishPubsub"]["value"]: "pubsub",
+                     outbox["outboxPubsub"]["value"]: "pubsub"},
+        "notification-service": {setting("notification-service", "DEDUP_STORE_NAME"): "state"},
+    }
+
+
+def test_every_component_an_app_uses_exists_and_is_scoped_to_exactly_the_apps_that_use_it():
+    """A Component missing from a sidecar's scope makes the app's calls fail (ERR_STATE_STORE_NOT_FOUND, or a
+    subscription that never gets an event); one scoped to an app that does not use it exposes data to that app."""
+    app_ids = {pod(app)["metadata"]["annotations"]["dapr.io/app-id"] for app in APPS}
+    users = {}
+    for app, used in components_used().items():
+        for name, block in used.items():
+            component = objects("Component").get(name)
+            assert component is not None, f"{app} uses Component {name}, which is not in manifests/"
+            assert component["spec"]["type"].startswith(block + "."), f"{name} is not a {block} component"
+            users.setdefault(name, set()).add(app)
+    for name, component in objects("Component").items():
+        assert component.get("scopes"), f"Component {name} has no scopes: every app would load it"
+        assert set(component["scopes"]) <= app_ids, name
+        assert set(component["scopes"]) == users.get(name, set()), name
+
+
+def test_the_outbox_publishes_where_todo_api_subscribes():
+    """The statestore's outbox metadata names pub/sub Components that exist (scoped to todo-api: checked above) and the
+    topic todo-api subscribes to; it is the embedded run's, so both run the same durable design."""
+    store = objects("Component")[setting("todo-api", "STATE_STORE_NAME")]
+    metadata = {k: v.get("value") for k, v in component_metadata(store).items()}
+    for key in ("outboxPublishPubsub", "outboxPubsub"):
+        assert objects("Component")[metadata[key]]["spec"]["type"].startswith("pubsub."), key
+    assert metadata["outboxPublishPubsub"] == setting("todo-api", "PUBSUB_NAME")
+    assert metadata["outboxPublishTopic"] == setting("todo-api", "NOTIFICATION_TOPIC")
+    assert setting("todo-api", "NOTIFICATION_RETRY_TOPIC") not in ("", metadata["outboxPublishTopic"])
+    assert metadata["outboxDiscardWhenMissingState"] == "true"
+    shipped = component_metadata(embedded("dapr/state-redis/statestore.yaml")["statestore"])
+    outbox_keys = {k for k in shipped if k.startswith("outbox")}
+    assert {k for k in metadata if k.startswith("outbox")} == outbox_keys
+    assert {k: metadata[k] for k in outbox_keys} == {k: shipped[k]["value"] for k in outbox_keys}
+
+
+EMBEDDED_COMPONENTS = {**embedded("dapr/components/*.yaml"), **embedded("dapr/state-redis/statestore.yaml")}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in EMBEDDED_COMPONENTS.items() if d["kind"] == "Component"))
+def test_each_component_of_the_embedded_run_is_here_with_the_same_settings(name):
+    """Same type, scopes and metadata as dapr/ (the run of scripts/run.sh --redis); only where Redis is and its
+    password differ (here: the redis Service and the Secret)."""
+    shipped, here = EMBEDDED_COMPONENTS[name], objects("Component").get(name)
+    assert here is not None, f"dapr/ has Component {name}, manifests/ does not"
+    assert here["spec"]["type"] == shipped["spec"]["type"]
+    assert here["spec"]["version"] == shipped["spec"]["version"]
+    assert here["scopes"] == shipped["scopes"]
+    where = {"redisHost", "redisPassword"}
+    ours, theirs = component_metadata(here), component_metadata(shipped)
+    assert {k: v for k, v in ours.items() if k not in where} == {k: v for k, v in theirs.items() if k not in where}
+    assert where & set(theirs) <= set(ours)
 
 
 def test_only_todo_api_may_post_notify_on_notification_service():
@@ -342,6 +465,74 @@ def test_resiliency_agrees_with_the_apps_own_timeouts_and_breaker():
     assert policies["timeouts"][store["timeout"]] == f"{java_default('todo-api', 'STATE_TIMEOUT_MS') // 1000}s"
     assert "retry" not in store, "todo-api retries state calls itself"
     assert resiliency["scopes"] == ["todo-api"]
+
+
+def test_every_resiliency_target_exists_and_is_loaded_by_the_sidecars_it_is_scoped_to():
+    """A target naming no Component (or an app id nobody has) is ignored by Dapr without a word."""
+    app_ids = {pod(app)["metadata"]["annotations"]["dapr.io/app-id"] for app in APPS}
+    for resiliency in objects("Resiliency").values():
+        scopes = set(resiliency["scopes"])
+        targets = resiliency["spec"]["targets"]
+        assert set(targets.get("apps", {})) <= app_ids
+        for name, target in targets.get("components", {}).items():
+            component = objects("Component").get(name)
+            assert component is not None, f"Resiliency target {name} is no Component"
+            assert scopes <= set(component["scopes"]), f"{name} is not loaded by every sidecar of {scopes}"
+            for direction, policy in target.items():
+                for kind, key in policy.items():
+                    assert key in resiliency["spec"]["policies"][{"timeout": "timeouts", "retry": "retries",
+                                                                  "circuitBreaker": "circuitBreakers"}[kind]]
+
+
+def resolved(resiliency, target):
+    policies = resiliency["spec"]["policies"]
+    return {"timeout": policies["timeouts"][target["timeout"]], "retry": policies["retries"][target["retry"]]}
+
+
+def test_the_delivery_retries_are_the_embedded_runs_and_fit_in_the_pubsubs_processing_timeout():
+    """todo-api's sidecar retries a notification the subscriber answered RETRY (inbound on pubsub) as in
+    dapr/components/resiliency.yaml, then dead-letters it; all tries end before Redis offers the event again."""
+    pubsub = setting("todo-api", "PUBSUB_NAME")
+    resiliency = objects("Resiliency")["todo-api-resiliency"]
+    here = resolved(resiliency, resiliency["spec"]["targets"]["components"][pubsub]["inbound"])
+    shipped_resiliency = next(d for d in embedded("dapr/components/*.yaml").values() if d["kind"] == "Resiliency")
+    assert set(shipped_resiliency["scopes"]) == set(resiliency["scopes"])
+    shipped = resolved(shipped_resiliency, shipped_resiliency["spec"]["targets"]["components"][pubsub]["inbound"])
+    assert here == shipped
+    retry = here["retry"]
+    tries = int(retry["maxRetries"]) + 1
+    assert tries > 1
+    worst = tries * duration_seconds(here["timeout"]) + (tries - 1) * duration_seconds(retry.get("maxInterval", "60s"))
+    processing = component_metadata(objects("Component")[pubsub])["processingTimeout"]["value"]
+    assert worst < duration_seconds(processing), f"{worst} s of tries, processingTimeout {processing}"
+
+
+# --- Redis -----------------------------------------------------------------------------------------------------------
+
+def redis_args():
+    args = container("redis")["args"]
+    return {args[i]: args[i + 1] for i in range(0, len(args) - 1) if args[i].startswith("--")}
+
+
+def test_redis_persists_every_write_in_an_append_only_file_on_a_volume():
+    """The outbox's streams and the delivery records are what makes notifications durable: they must outlive Redis's
+    container. Its data directory is a volume, and a claim needs one pod at a time (Recreate)."""
+    args = redis_args()
+    assert args["--appendonly"] == "yes"
+    assert args["--appendfsync"] == "everysec"
+    data_dir = args.get("--dir", "/data")
+    mount = next(m for m in container("redis")["volumeMounts"] if m["mountPath"] == data_dir)
+    assert not mount.get("readOnly")
+    volume = next(v for v in pod("redis")["spec"]["volumes"] if v["name"] == mount["name"])
+    if "persistentVolumeClaim" in volume:
+        claim = objects("PersistentVolumeClaim")[volume["persistentVolumeClaim"]["claimName"]]
+        assert "ReadWriteOnce" in claim["spec"]["accessModes"] or "ReadWriteOncePod" in claim["spec"]["accessModes"]
+        assert deployment("redis")["spec"]["replicas"] == 1
+        assert deployment("redis")["spec"]["strategy"]["type"] == "Recreate"
+    else:
+        assert "emptyDir" in volume, "the data directory is a volume"
+    # The data directory is writable by the user Redis runs as.
+    assert pod("redis")["spec"]["securityContext"]["fsGroup"] == pod("redis")["spec"]["securityContext"]["runAsGroup"]
 
 
 # --- the Dockerfiles -------------------------------------------------------------------------------------------------
