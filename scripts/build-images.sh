@@ -4,7 +4,10 @@
 #   notification-service:latest  Dockerfile.notification
 # against the local base images of scripts/build-base-images.sh (no registry can be pulled from here), after starting
 # a Docker engine if none answers (scripts/start-docker.sh). Elsewhere, `docker build -f Dockerfile.todo .` uses the
-# public images the Dockerfiles name by default. Prints each image's size and build time.
+# public images the Dockerfiles name by default. Prints each image's size and build time. Then, for the container
+# smoke test (container-tests/), on the same runtime base:
+#   local/daprd:1.18.3           docker/daprd.Dockerfile, from the daprd of scripts/setup-daprd.sh
+#   local/redis:latest           docker/redis.Dockerfile, Debian's redis-server
 #   --measure-rebuild   then changes one line of a Java source, rebuilds todo-api, restores the file, and prints how
 #                       long the rebuild took (the dependency layer must come from the cache: the build is offline)
 set -euo pipefail
@@ -68,6 +71,15 @@ docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/daprd:1.18.3 -f "$
   || { tail -n 20 "$LOG_DIR/daprd.log" >&2; die "building local/daprd:1.18.3 failed (all of its log in $LOG_DIR/daprd.log)"; }
 rm -rf "$daprd_context"
 say "local/daprd:1.18.3 ready: $(size_of local/daprd:1.18.3)"
+
+# Redis for the container smoke test (todo-api's outbox and state, notification-service's delivery record): Debian's
+# redis-server on the same base (docker/redis.Dockerfile, empty context; Docker's cache makes a rebuild instant).
+redis_context=$(mktemp -d)
+docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/redis:latest -f "$ROOT/docker/redis.Dockerfile" \
+  "$redis_context" > "$LOG_DIR/redis.log" 2>&1 \
+  || { tail -n 20 "$LOG_DIR/redis.log" >&2; die "building local/redis failed (all of its log in $LOG_DIR/redis.log)"; }
+rm -rf "$redis_context"
+say "local/redis ready: $(size_of local/redis:latest)"
 
 if [ "$MEASURE_REBUILD" = 1 ]; then
   source_file=$ROOT/todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java
