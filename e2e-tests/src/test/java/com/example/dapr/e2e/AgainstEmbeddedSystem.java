@@ -14,19 +14,26 @@ abstract class AgainstEmbeddedSystem {
   private final String name;
   private final int portOffset;
   private final String[] runArgs;
+  private final java.util.Map<String, String> env;
   protected EmbeddedSystem system;
   protected Http http;
 
   /** {@code name} names the run folder under target/e2e; {@code runArgs} are scripts/run.sh's flags. */
   protected AgainstEmbeddedSystem(String name, int portOffset, String... runArgs) {
+    this(name, portOffset, java.util.Map.of(), runArgs);
+  }
+
+  /** As above, with environment variables for scripts/run.sh, such as NOTIFICATION_ENV. */
+  protected AgainstEmbeddedSystem(String name, int portOffset, java.util.Map<String, String> env, String... runArgs) {
     this.name = name;
     this.portOffset = portOffset;
     this.runArgs = runArgs;
+    this.env = env;
   }
 
   @BeforeAll
   void startSystem() throws Exception {
-    system = EmbeddedSystem.start(name, portOffset, runArgs);
+    system = EmbeddedSystem.start(name, portOffset, env, runArgs);
     http = new Http();
   }
 

@@ -26,6 +26,7 @@ final class EmbeddedSystem implements AutoCloseable {
   private final Path runDir;
   private final int portOffset;
   private final Map<String, String> env;
+  private List<String> startCommand;
   private final Map<String, Launch> killed = new HashMap<>();
 
   /** How a process was started, read from /proc before it was killed. */
@@ -40,22 +41,39 @@ final class EmbeddedSystem implements AutoCloseable {
 
   /** Starts the system and waits until {@code scripts/run.sh} says it is ready (every sidecar healthy, invocation working). */
   static EmbeddedSystem start(String name, int portOffset, String... runArgs) throws Exception {
+    return start(name, portOffset, Map.of(), runArgs);
+  }
+
+  /** As {@link #start(String, int, String...)}, with {@code extraEnv} for scripts/run.sh (TODO_ENV, ...). */
+  static EmbeddedSystem start(String name, int portOffset, Map<String, String> extraEnv, String... runArgs)
+    throws Exception {
     Path runDir = WORK.resolve(name);
     Files.createDirectories(runDir);
-    Map<String, String> env = new HashMap<>();
+    Map<String, String> env = new HashMap<>(extraEnv);
     env.put("RUN_DIR", runDir.toString());
     env.put("PORT_OFFSET", String.valueOf(portOffset));
     EmbeddedSystem system = new EmbeddedSystem(runDir, portOffset, env);
     system.stopQuietly();
     List<String> command = new ArrayList<>(List.of("bash", ROOT.resolve("scripts/run.sh").toString(), "--detach"));
     command.addAll(List.of(runArgs));
-    Path log = runDir.resolve("run.sh.log");
-    int exit = system.script(command, log, 300);
-    if (exit != 0) {
-      throw new IllegalStateException("scripts/run.sh " + String.join(" ", runArgs) + " failed with exit " + exit
-        + ":\n" + tail(log, 40));
-    }
+    system.startCommand = command;
+    system.runStart();
     return system;
+  }
+
+  private void runStart() throws Exception {
+    Path log = runDir.resolve("run.sh.log");
+    int exit = script(startCommand, log, 300);
+    if (exit != 0) {
+      throw new IllegalStateException(String.join(" ", startCommand) + " failed with exit " + exit + ":\n"
+        + tail(log, 40));
+    }
+  }
+
+  /** {@code scripts/run.sh stop}, then the same start again, in the same run folder. */
+  void stopAndStartAgain() throws Exception {
+    close();
+    runStart();
   }
 
   private int script(List<String> command, Path log, long timeoutSeconds) throws Exception {
@@ -80,6 +98,10 @@ final class EmbeddedSystem implements AutoCloseable {
 
   int replicaPort(int k) {
     return 8000 + k + portOffset;
+  }
+
+  int replicaSidecarPort(int k) {
+    return 3500 + 10 * k + portOffset;
   }
 
   Path logs() {
@@ -112,6 +134,13 @@ final class EmbeddedSystem implements AutoCloseable {
   /** SIGKILLs {@code name} (for example {@code notification-2} or {@code notification-2-daprd}), remembering how to restart it. */
   void kill(String name) throws Exception {
     long pid = processes().get(name);
+    remember(name, pid);
+    ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException(name + " is not running"));
+    handle.destroyForcibly();
+    handle.onExit().get(10, TimeUnit.SECONDS);
+  }
+
+  private void remember(String name, long pid) throws IOException {
     Path proc = Path.of("/proc", String.valueOf(pid));
     List<String> command = nulSeparated(Files.readAllBytes(proc.resolve("cmdline")));
     Map<String, String> environment = new LinkedHashMap<>();
@@ -122,9 +151,26 @@ final class EmbeddedSystem implements AutoCloseable {
       }
     }
     killed.put(name, new Launch(command, environment, proc.resolve("cwd").toRealPath()));
+  }
+
+  /**
+   * SIGTERMs {@code name}, remembering how to restart it, and answers how long it took to exit (at most
+   * {@code timeoutMs}; a process still running then is SIGKILLed and the answer is -1).
+   */
+  long terminate(String name, long timeoutMs) throws Exception {
+    long pid = processes().get(name);
+    remember(name, pid);
     ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException(name + " is not running"));
-    handle.destroyForcibly();
-    handle.onExit().get(10, TimeUnit.SECONDS);
+    long start = System.nanoTime();
+    handle.destroy();
+    try {
+      handle.onExit().get(timeoutMs, TimeUnit.MILLISECONDS);
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    } catch (java.util.concurrent.TimeoutException stillRunning) {
+      handle.destroyForcibly();
+      handle.onExit().get(10, TimeUnit.SECONDS);
+      return -1;
+    }
   }
 
   /** Starts a killed process again as it was; scripts/run.sh stop will stop it too. */

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RedisStoreE2E extends AgainstEmbeddedSystem {
 
   RedisStoreE2E() {
-    super("redis", 500, "--redis", "--replicas", "2");
+    super("redis", 550, "--redis", "--replicas", "2");
   }
 
   @Test
@@ -45,5 +45,18 @@ class RedisStoreE2E extends AgainstEmbeddedSystem {
       .await(15, TimeUnit.SECONDS);
     assertEquals(200, completed.statusCode(), completed.bodyAsString());
     assertEquals("\"" + (Long.parseLong(read.getHeader("ETag").replace("\"", "")) + 1) + "\"", completed.getHeader("ETag"));
+  }
+
+  @Test
+  void tasksSurviveStoppingAndStartingTheSystemAgain() throws Exception {
+    HttpResponse<Buffer> created = http.postJson(system.todoPort(), "/tasks", new JsonObject().put("title", "Kept"));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    String id = created.bodyAsJsonObject().getString("id");
+
+    system.stopAndStartAgain();
+
+    HttpResponse<Buffer> read = http.get(system.todoPort(), "/tasks/" + id);
+    assertEquals(200, read.statusCode(), "scripts/run.sh stop, then --redis again: the task is still there");
+    assertEquals("Kept", read.bodyAsJsonObject().getString("title"));
   }
 }

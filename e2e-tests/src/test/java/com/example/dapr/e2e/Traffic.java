@@ -12,10 +12,18 @@ import java.util.function.Predicate;
  */
 final class Traffic implements AutoCloseable {
 
-  /** One create: when it started (ms since the traffic began), how long it took, and what it answered. */
-  record Outcome(long startedMs, long latencyMs, int status, String notification, String replica, String error) {
+  /**
+   * One create: when it started (ms since the traffic began), how long it took, what it answered, and for a 201 the
+   * task's id and its notification's id and status.
+   */
+  record Outcome(long startedMs, long latencyMs, int status, String notification, String replica, String error,
+                 String taskId, String notificationId) {
     boolean delivered() {
       return status == 201 && "delivered".equals(notification);
+    }
+
+    boolean accepted() {
+      return status == 201;
     }
   }
 
@@ -25,6 +33,8 @@ final class Traffic implements AutoCloseable {
   private final long timerId;
   private final List<Outcome> outcomes = new ArrayList<>();
   private int sent;
+  private final java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean stopped;
 
   private Traffic(Http http, int port, int perSecond, int maxSeconds) {
     this.http = http;
@@ -32,7 +42,7 @@ final class Traffic implements AutoCloseable {
     long period = Math.max(1, 1000 / perSecond);
     int limit = perSecond * maxSeconds;
     this.timerId = http.vertx().setPeriodic(period, id -> {
-      if (sent++ >= limit) {
+      if (stopped || sent++ >= limit) {
         http.vertx().cancelTimer(id);
         return;
       }
@@ -49,18 +59,22 @@ final class Traffic implements AutoCloseable {
   }
 
   private void send() {
+    requests.incrementAndGet();
     long started = nowMs();
     http.postAsync(port, "/tasks", new JsonObject().put("title", "traffic " + started)).onComplete(ar -> {
       long latency = nowMs() - started;
       Outcome outcome;
       if (ar.failed()) {
-        outcome = new Outcome(started, latency, 0, null, null, String.valueOf(ar.cause()));
+        outcome = new Outcome(started, latency, 0, null, null, String.valueOf(ar.cause()), null, null);
       } else if (ar.result().statusCode() != 201) {
-        outcome = new Outcome(started, latency, ar.result().statusCode(), null, null, ar.result().bodyAsString());
+        outcome = new Outcome(started, latency, ar.result().statusCode(), null, null, ar.result().bodyAsString(),
+          null, null);
       } else {
-        JsonObject notification = ar.result().bodyAsJsonObject().getJsonObject("notification");
+        JsonObject task = ar.result().bodyAsJsonObject();
+        JsonObject notification = task.getJsonObject("notification");
         outcome = new Outcome(started, latency, 201, notification.getString("status"),
-          notification.getString("replica"), notification.getString("dapr_error_code", notification.getString("error")));
+          notification.getString("replica"), notification.getString("dapr_error_code", notification.getString("error")),
+          task.getString("id"), notification.getString("notification_id"));
       }
       synchronized (outcomes) {
         outcomes.add(outcome);
@@ -87,8 +101,19 @@ final class Traffic implements AutoCloseable {
     return after.subList(after.size() - n, after.size()).stream().allMatch(Outcome::delivered);
   }
 
+  /** Stops sending; what was sent is still answered and recorded. */
+  void stop() {
+    stopped = true;
+  }
+
+  /** Whether every request sent has been answered (or failed). */
+  boolean settled() {
+    return outcomes().size() >= requests.get();
+  }
+
   @Override
   public void close() {
+    stopped = true;
     http.vertx().cancelTimer(timerId);
   }
 }

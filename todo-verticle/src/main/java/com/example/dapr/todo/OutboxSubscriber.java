@@ -28,6 +28,8 @@ import java.util.logging.Logger;
 final class OutboxSubscriber {
 
   static final String ROUTE = "/outbox/notifications";
+  /** The largest bulk accepted: 100 events of up to 40 kB (a notification's message is at most a few kB). */
+  static final int MAX_BULK_BYTES = 4 * 1024 * 1024;
   private static final Logger LOG = Logger.getLogger(OutboxSubscriber.class.getName());
   private static final String SUCCESS = "SUCCESS";
   private static final String RETRY = "RETRY";

@@ -67,7 +67,8 @@ public class TodoVerticle extends VerticleBase {
     router.put("/tasks/:id").handler(tasks::update);
     router.patch("/tasks/:id").handler(tasks::update);
     router.get("/dapr/subscribe").handler(outbox::subscriptions);
-    router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    // A bulk of up to 100 events, each a CloudEvent around a notification of at most a few kB.
+    router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(OutboxSubscriber.MAX_BULK_BYTES));
     router.post(OutboxSubscriber.ROUTE).handler(outbox::receive);
     router.get("/health").handler(this::health);
     router.get("/health/live").handler(liveness());

@@ -660,6 +660,29 @@ class TodoVerticleTest {
   }
 
   @Test
+  void aFullBulkOfAHundredEventsAsDaprdSendsThemIsAccepted() throws Exception {
+    deploy();
+    List<JsonObject> events = new java.util.ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      String taskId = java.util.UUID.randomUUID().toString();
+      // daprd's CloudEvent carries trace fields and the pub/sub's names besides the data: about 700 bytes each.
+      events.add(new JsonObject().put("id", "outbox-" + java.util.UUID.randomUUID()).put("source", "todo-api")
+        .put("type", "com.dapr.event.sent").put("specversion", "1.0").put("datacontenttype", "application/json")
+        .put("topic", "notifications").put("pubsubname", "pubsub").put("time", "2026-11-25T10:00:00Z")
+        .put("traceid", "00-" + "0".repeat(32) + "-" + "0".repeat(16) + "-00").put("traceparent", "")
+        .put("tracestate", "").put("data", new JsonObject().put("message", "Todo created: " + "x".repeat(200))
+          .put("task_id", taskId).put("notification_id", taskId + ":created").put("event", "created")
+          .put("requested_at", java.time.Instant.now().toString()).put("version", 1)));
+    }
+
+    List<String> statuses = deliverOutbox(events);
+
+    assertEquals(100, statuses.size());
+    assertTrue(statuses.stream().allMatch("SUCCESS"::equals), "no task behind them: phantoms, acknowledged");
+    assertEquals(100, check("notifications").getJsonObject("data").getInteger("outbox_phantoms"));
+  }
+
+  @Test
   void aSingleCloudEventWithoutBulkIsAnsweredWithItsStatus() throws Exception {
     deploy();
     sidecar.invokeMode = FakeSidecar.Mode.FAIL;

@@ -1,0 +1,142 @@
+package com.example.dapr.e2e;
+
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.client.HttpResponse;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * One fault under steady load, measured at the receiving end. The traffic is {@value #RATE} creates a second from
+ * loopback; the fault is injected after a steady start and removed; the traffic goes on until notifications are
+ * delivered at once again, then stops. Then every accepted task (answered 201) is read back through todo-api's sidecar,
+ * and every accepted task's notification is looked for in the replicas' logs by its id. Each case writes one line to
+ * {@code target/e2e/faults.txt}: requests, non-2xx answers, tasks stored, notifications delivered and delivered twice,
+ * and the times to recover.
+ */
+final class FaultSuite {
+
+  static final int RATE = 40;
+  /** How long an outage lasts: 60 s by default, shorter in CI ({@code -De2e.outage.seconds=20}). */
+  static final long OUTAGE_MS = Long.getLong("e2e.outage.seconds", 60) * 1_000;
+  private static final Path REPORT = Path.of(System.getProperty("e2e.work", "target/e2e"), "faults.txt");
+
+  private final Http http;
+  private final EmbeddedSystem system;
+
+  FaultSuite(Http http, EmbeddedSystem system) {
+    this.http = http;
+    this.system = system;
+  }
+
+  /** A fault: injects it, waits, removes it; answers when it was removed, in the traffic's milliseconds. */
+  @FunctionalInterface
+  interface Fault {
+    long injectAndRemove(Traffic traffic) throws Exception;
+  }
+
+  /** What one case measured. */
+  record Result(String name, List<Traffic.Outcome> outcomes, int stored, Receipts.Tally tally, long faultAtMs,
+                long removedAtMs, long recoveredAfterMs, long drainedAfterMs) {
+    long non2xx() {
+      return outcomes.stream().filter(o -> !o.accepted()).count();
+    }
+
+    long accepted() {
+      return outcomes.stream().filter(Traffic.Outcome::accepted).count();
+    }
+  }
+
+  /** Runs {@code fault} under load and measures it; asserts nothing lost, nothing delivered twice. */
+  Result run(String name, Fault fault) throws Exception {
+    Result result;
+    try (Traffic traffic = Traffic.start(http, system.todoPort(), RATE, 600)) {
+      waitUntil("steady traffic before " + name, 30_000, () -> traffic.lastDelivered(0, RATE));
+      long faultAt = traffic.nowMs();
+      long removedAt = fault.injectAndRemove(traffic);
+      waitUntil("notifications delivered at once again after " + name, 120_000,
+        () -> traffic.lastDelivered(removedAt, RATE));
+      long recoveredAfter = traffic.since(removedAt, Traffic.Outcome::delivered).get(0).startedMs() - removedAt;
+      traffic.stop();
+      waitUntil("every request answered", 30_000, traffic::settled);
+      List<Traffic.Outcome> outcomes = traffic.outcomes();
+      List<String> ids = outcomes.stream().filter(Traffic.Outcome::accepted).map(Traffic.Outcome::notificationId)
+        .toList();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+      Receipts.Tally tally = Receipts.Tally.of(ids, Receipts.count(system.logs()));
+      while (tally.lost() > 0 && System.nanoTime() < deadline) {
+        http.vertx().timer(500).await();
+        tally = Receipts.Tally.of(ids, Receipts.count(system.logs()));
+      }
+      long drainedAfter = traffic.nowMs() - removedAt;
+      int stored = stored(outcomes);
+      result = new Result(name, outcomes, stored, tally, faultAt, removedAt, recoveredAfter, drainedAfter);
+    }
+    report(result);
+    assertEquals(result.accepted(), result.stored(), name + ": every accepted task is stored");
+    assertEquals(0, result.tally().lost(), name + ": no accepted task's notification is lost");
+    assertEquals(0, result.tally().duplicated(), name + ": no notification is delivered twice");
+    return result;
+  }
+
+  /** How many of the accepted tasks the state store has, read through todo-api's sidecar. */
+  private int stored(List<Traffic.Outcome> outcomes) throws Exception {
+    List<String> ids = outcomes.stream().filter(Traffic.Outcome::accepted).map(Traffic.Outcome::taskId).toList();
+    List<Future<HttpResponse<Buffer>>> reads = http.run(ids.size(), 16, i -> http.client()
+      .get(system.todoSidecarPort(), "127.0.0.1", "/v1.0/state/statestore/task-" + ids.get(i)).timeout(10_000).send());
+    int found = 0;
+    for (Future<HttpResponse<Buffer>> read : reads) {
+      if (read.succeeded() && read.result().statusCode() == 200) {
+        found++;
+      }
+    }
+    return found;
+  }
+
+  private static void report(Result r) throws Exception {
+    Map<Integer, Long> statuses = r.outcomes().stream().filter(o -> !o.accepted())
+      .collect(java.util.stream.Collectors.groupingBy(Traffic.Outcome::status, java.util.TreeMap::new,
+        java.util.stream.Collectors.counting()));
+    long maxLatency = r.outcomes().stream().filter(Traffic.Outcome::accepted).mapToLong(Traffic.Outcome::latencyMs)
+      .max().orElse(0);
+    String line = String.format("%s: %d requests, %d non-2xx %s; %d accepted, %d of them stored; %d of %d "
+        + "notifications delivered, %d twice, %d lost; fault for %.1f s; delivered at once again %.1f s after, all "
+        + "received within %.1f s of it; slowest 201 %d ms",
+      r.name(), r.outcomes().size(), r.non2xx(), statuses.isEmpty() ? "" : "(by status, 0 = no answer: " + statuses + ")",
+      r.accepted(), r.stored(), r.tally().delivered(), r.tally().expected(), r.tally().duplicated(), r.tally().lost(),
+      (r.removedAtMs() - r.faultAtMs()) / 1000.0, r.recoveredAfterMs() / 1000.0, r.drainedAfterMs() / 1000.0,
+      maxLatency);
+    System.out.println(line);
+    Files.createDirectories(REPORT.getParent());
+    Files.writeString(REPORT, line + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+  }
+
+  /** Polls {@code check} every 100 ms for at most {@code timeoutMs}. */
+  void waitUntil(String what, long timeoutMs, Check check) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (!check.holds()) {
+      if (System.nanoTime() > deadline) {
+        fail("not within " + timeoutMs + " ms: " + what);
+      }
+      http.vertx().timer(100).await();
+    }
+  }
+
+  /** Waits {@code ms} on a Vert.x timer. */
+  void pause(long ms) throws Exception {
+    http.vertx().timer(ms).await(ms + 10_000, TimeUnit.MILLISECONDS);
+  }
+
+  @FunctionalInterface
+  interface Check {
+    boolean holds() throws Exception;
+  }
+}

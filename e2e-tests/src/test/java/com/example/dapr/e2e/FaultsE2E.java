@@ -1,0 +1,162 @@
+package com.example.dapr.e2e;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Faults under steady load against the embedded system with Redis as the store (the seed's, with persistence), counted
+ * at the receiving end (see {@link FaultSuite}). The goal in every case: no accepted task lost, no notification lost,
+ * none delivered twice. The replicas run with FAULT_INJECTION=true, for the slow case.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class FaultsE2E extends AgainstEmbeddedSystem {
+
+  private FaultSuite suite;
+
+  FaultsE2E() {
+    super("faults", 800, Map.of("NOTIFICATION_ENV", "FAULT_INJECTION=true"), "--redis");
+  }
+
+  @BeforeAll
+  void prepare() {
+    suite = new FaultSuite(http, system);
+  }
+
+  @Test
+  @Order(1)
+  void oneOfThreeReplicasKilledThenRestarted() throws Exception {
+    suite.run("one of three replicas SIGKILLed for 10 s", traffic -> {
+      system.kill("notification-2");
+      suite.pause(10_000);
+      system.restart("notification-2");
+      return traffic.nowMs();
+    });
+  }
+
+  @Test
+  @Order(2)
+  void allReplicasDownThenBack() throws Exception {
+    FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s", traffic -> {
+      for (int k = 1; k <= 3; k++) {
+        system.kill("notification-" + k);
+      }
+      suite.pause(FaultSuite.OUTAGE_MS);
+      for (int k = 1; k <= 3; k++) {
+        system.restart("notification-" + k);
+      }
+      return traffic.nowMs();
+    });
+    List<Traffic.Outcome> open = result.outcomes().stream().filter(o -> "CIRCUIT_OPEN".equals(o.error())).toList();
+    assertTrue(!open.isEmpty(), "the notification breaker opened during the outage");
+    assertTrue(open.stream().allMatch(o -> o.status() == 201 && o.latencyMs() < 1_000),
+      "with the breaker open, creates are accepted fast");
+  }
+
+  @Test
+  @Order(3)
+  void todoApiSigkilledWithNotificationsInFlightThenRestarted() throws Exception {
+    suite.run("todo-api SIGKILLed with notifications pending, 5 s down", traffic -> {
+      // Make notifications wait in the outbox: every replica down for a moment, so the first attempts fail.
+      for (int k = 1; k <= 3; k++) {
+        system.kill("notification-" + k);
+      }
+      suite.pause(3_000);
+      system.kill("todo-api");
+      for (int k = 1; k <= 3; k++) {
+        system.restart("notification-" + k);
+      }
+      suite.pause(5_000);
+      system.restart("todo-api");
+      return traffic.nowMs();
+    });
+  }
+
+  @Test
+  @Order(4)
+  void todoApisSidecarKilledAndRestarted() throws Exception {
+    suite.run("todo-api's daprd SIGKILLed, 5 s down", traffic -> {
+      system.kill("todo-api-daprd");
+      suite.pause(5_000);
+      system.restart("todo-api-daprd");
+      return traffic.nowMs();
+    });
+  }
+
+  @Test
+  @Order(5)
+  void redisRestarted() throws Exception {
+    suite.run("redis-server SIGKILLed, 5 s down, restarted from its append-only file", traffic -> {
+      system.kill("redis");
+      suite.pause(5_000);
+      system.restart("redis");
+      return traffic.nowMs();
+    });
+  }
+
+  @Test
+  @Order(6)
+  void notificationServiceSlowerThanNotifyTimeout() throws Exception {
+    suite.run("every replica 4 s slow (NOTIFY_TIMEOUT_MS 3 s) for 15 s", traffic -> {
+      setDelay(4_000);
+      suite.pause(15_000);
+      setDelay(0);
+      return traffic.nowMs();
+    });
+  }
+
+  private void setDelay(long ms) throws Exception {
+    for (int k = 1; k <= 3; k++) {
+      assertEquals(200, http.client().put(system.replicaPort(k), "127.0.0.1", "/faults").timeout(10_000)
+        .sendJsonObject(new JsonObject().put("delay_ms", ms)).await(15, java.util.concurrent.TimeUnit.SECONDS)
+        .statusCode());
+    }
+  }
+
+  @Test
+  @Order(7)
+  void sigtermToTodoApiDrainsThenExits() throws Exception {
+    AtomicLong readyDownAt = new AtomicLong(-1);
+    AtomicLong exitedAfter = new AtomicLong();
+    AtomicLong signalledAt = new AtomicLong();
+    FaultSuite.Result result = suite.run("SIGTERM to todo-api, restarted 3 s after it exited", traffic -> {
+      long readinessPoller = http.vertx().setPeriodic(20, id -> http.client()
+        .get(system.todoPort(), "127.0.0.1", "/health/ready").timeout(1_000).send()
+        .onSuccess(r -> {
+          if (r.statusCode() == 503 && readyDownAt.get() < 0) {
+            readyDownAt.set(traffic.nowMs());
+          }
+        }));
+      signalledAt.set(traffic.nowMs());
+      exitedAfter.set(system.terminate("todo-api", 30_000));
+      http.vertx().cancelTimer(readinessPoller);
+      suite.pause(3_000);
+      system.restart("todo-api");
+      return traffic.nowMs();
+    });
+    assertTrue(exitedAfter.get() >= 0 && exitedAfter.get() < 15_000,
+      "exits within SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS: " + exitedAfter.get() + " ms");
+    assertTrue(readyDownAt.get() >= signalledAt.get(), "readiness answered 503 while the process was stopping");
+    long listenerClosedAt = result.outcomes().stream().filter(o -> o.status() == 0 && o.startedMs() > signalledAt.get())
+      .mapToLong(Traffic.Outcome::startedMs).min().orElse(Long.MAX_VALUE);
+    assertTrue(readyDownAt.get() < listenerClosedAt, "readiness went down before new connections were refused");
+    List<Traffic.Outcome> startedBeforeClose = result.outcomes().stream()
+      .filter(o -> o.startedMs() >= signalledAt.get() && o.startedMs() < listenerClosedAt).toList();
+    assertTrue(startedBeforeClose.stream().allMatch(o -> o.status() == 201),
+      "every request that reached todo-api before it closed its listener was answered: " + startedBeforeClose.stream()
+        .filter(o -> o.status() != 201).limit(3).toList());
+    System.out.printf("SIGTERM: readiness 503 after %d ms, requests answered until %d ms, process exited after %d ms%n",
+      readyDownAt.get() - signalledAt.get(), listenerClosedAt == Long.MAX_VALUE ? -1
+        : listenerClosedAt - signalledAt.get(), exitedAfter.get());
+  }
+}
