@@ -18,7 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-TARGETS = {"throughput_ratio": 0.85, "p50_added_ms": 0.5, "jvm_rss_mb": 150, "ready_ms": 1500}
+TARGETS = {"throughput_ratio": 0.85, "p50_added_ms": 0.5, "jvm_rss_mb": 150, "ready_ms": 1500,
+           "durable_ratio": 0.60}
 
 
 def load(path):
@@ -63,10 +64,13 @@ def resources(csv_path):
 
 def store_results(out, store):
     creates = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-create-[0-9]*.json")))]
+    baselines = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-baseline-[0-9]*.json")))]
     floors = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-floor-[0-9]*.json")))]
     res = [resources(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-resources-*.csv")))]
-    r = {"runs": len(creates)}
+    base_res = [resources(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-baseline-resources-*.csv")))]
+    r = {"runs": len(creates), "has_baseline": bool(baselines)}
     for key, runs, rate_metric, latency_metric in (("ours", creates, "http_reqs", "http_req_duration"),
+                                                   ("baseline", baselines, "http_reqs", "http_req_duration"),
                                                    ("floor", floors, "iterations", "iteration_duration")):
         r[key] = {
             "rate": median([value(s, rate_metric, "rate") for s in runs]),
@@ -82,10 +86,11 @@ def store_results(out, store):
             if name.startswith("notifications_delivered{replica:"):
                 replicas[name[len("notifications_delivered{replica:"):-1]].append(m["values"]["count"])
     r["replicas"] = {name: sum(counts) for name, counts in sorted(replicas.items())}
-    names = sorted({n for run in res for n in run})
-    r["resources"] = {n: {k: median([run[n][k] for run in res if n in run]) for k in ("cpu_pct", "rss_mb")}
-                      for n in names}
-    for target in ("todo", "floor"):
+    for key, runs in (("resources", res), ("baseline_resources", base_res)):
+        names = sorted({n for run in runs for n in run})
+        r[key] = {n: {k: median([run[n][k] for run in runs if n in run]) for k in ("cpu_pct", "rss_mb")}
+                  for n in names}
+    for target in ("todo", "baseline", "floor"):
         path = os.path.join(out, f"{store}-maxrate-{target}.json")
         r[f"max_{target}"] = load(path)["max_rate"] if os.path.exists(path) else None
     return r
@@ -121,23 +126,30 @@ def chart(results, path):
     fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.13
     stats = ("med", "p(90)", "p(99)")
+    whos = ("ours", "baseline", "floor")
+    names = {"ours": "todo-api, durable", "baseline": "todo-api before the outbox", "floor": "floor (sidecar only)"}
+    width = 0.8 / (len(whos) * len(stores))
     for i, store in enumerate(stores):
-        for j, who in enumerate(("ours", "floor")):
-            xs = [k + (i * 2 + j - (2 * len(stores) - 1) / 2) * width for k in range(len(stats))]
+        for j, who in enumerate(whos):
+            n = i * len(whos) + j
+            xs = [k + (n - (len(whos) * len(stores) - 1) / 2) * width for k in range(len(stats))]
             ys = [results[store][who][s] or 0 for s in stats]
-            lat.bar(xs, ys, width, label=f"{'todo-api' if who == 'ours' else 'floor (sidecar only)'}, {store}")
+            lat.bar(xs, ys, width, label=f"{names[who]}, {store}")
     lat.set_xticks(range(len(stats)), ["p50", "p90", "p99"])
     lat.set_ylabel("ms (one create, or the floor's save + invoke)")
+    lat.set_yscale("log")
     lat.set_title("Latency at the fixed rate (median of runs)")
     lat.legend(fontsize=8)
-    labels, ours, floor = [], [], []
+    labels, ours, baseline, floor = [], [], [], []
     for store in stores:
         labels.append(store)
         ours.append((results[store]["max_todo"] or {}).get("best", 0))
+        baseline.append((results[store]["max_baseline"] or {}).get("best", 0))
         floor.append((results[store]["max_floor"] or {}).get("best", 0))
     xs = range(len(labels))
-    thr.bar([x - 0.2 for x in xs], ours, 0.4, label="todo-api POST /tasks")
-    thr.bar([x + 0.2 for x in xs], floor, 0.4, label="floor: save + invoke straight to the sidecar")
+    thr.bar([x - 0.27 for x in xs], ours, 0.27, label="todo-api POST /tasks, durable")
+    thr.bar([x for x in xs], baseline, 0.27, label="todo-api before the outbox")
+    thr.bar([x + 0.27 for x in xs], floor, 0.27, label="floor: save + invoke straight to the sidecar")
     thr.set_xticks(list(xs), [f"{s} store" for s in labels])
     thr.set_ylabel("highest rate held, per second")
     thr.set_title("Throughput (p99 bound, no errors)")
@@ -174,43 +186,61 @@ def main(out, docs):
              f"(after a 15 s warm-up); p99 bound {s['P99_MS']} ms.",
              f"- Highest rate held: plateaus {s['MAX_RATES']}/s of {s['STEP']} each (load/max-rate.js); a plateau "
              "holds with no error, p99 under the bound and 95% of the target rate reached.",
-             "- Ours: `k6 run load/create-tasks.js` (`POST /tasks` through todo-api). Floor: `k6 run load/floor.js`, "
-             "the same state save and invocation sent by k6 straight to todo-api's sidecar, so the difference is what "
-             "todo-api costs.",
+             "- Ours: `k6 run load/create-tasks.js` (`POST /tasks` through todo-api: the task and its notification "
+             "saved in one outbox transaction, the notification sent at once, the outbox event consumed, and "
+             "notification-service recording each delivery). Baseline: the same script against the system as of "
+             f"`{s.get('BASELINE_REF', '-')}` ({s.get('BASELINE_SUBJECT', '')}), before notifications were durable "
+             "(a plain save, the notification sent once, an in-memory redelivery queue), running beside it on other "
+             "ports. Floor: `k6 run load/floor.js`, a plain state save and invocation sent by k6 straight to todo-api's "
+             "sidecar.",
              f"- Command: `RATE={s['RATE']} DURATION={s['DURATION']} RUNS={s['RUNS']} scripts/benchmark.sh`", "",
              "![latency and throughput, todo-api vs the floor](benchmark.png)", ""]
 
     for store in stores:
         r = results[store]
-        o, f = r["ours"], r["floor"]
-        mt, mf = r["max_todo"] or {}, r["max_floor"] or {}
+        o, b, f = r["ours"], r["baseline"], r["floor"]
+        mt, mb, mf = r["max_todo"] or {}, r["max_baseline"] or {}, r["max_floor"] or {}
         ratio = (mt.get("best", 0) / mf["best"]) if mf.get("best") else None
+        durable = (mt.get("best", 0) / mb["best"]) if mb.get("best") else None
         lines += [f"## {store} store", "",
                   f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", "",
-                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|",
-                  f"| todo-api `POST /tasks` | {fmt(o['rate'], 1)} | {fmt(100 * (o['failed'] or 0))}% | {fmt(o['med'])} | "
-                  f"{fmt(o['p(90)'])} | {fmt(o['p(99)'])} |",
-                  f"| floor (save + invoke) | {fmt(f['rate'], 1)} | {fmt(100 * (f['failed'] or 0))}% | {fmt(f['med'])} | "
-                  f"{fmt(f['p(90)'])} | {fmt(f['p(99)'])} |", "",
-                  f"todo-api adds {fmt(r['p50_added'])} ms at p50 (per run: "
-                  f"{', '.join(fmt(x) for x in r['p50_added_each'])}; the runs differ by "
-                  f"{fmt(max(r['p50_added_each']) - min(r['p50_added_each']))} ms among themselves, so a difference "
-                  "smaller than that is within this machine's noise).", "",
+                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|"]
+        for label, x in (("todo-api `POST /tasks`, durable", o), ("todo-api before the outbox (baseline)", b),
+                         ("floor (save + invoke)", f)):
+            if x["rate"] is not None:
+                lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
+                             f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+        lines += ["", f"Against the floor, todo-api adds {fmt(r['p50_added'])} ms at p50 (per run: "
+                  f"{', '.join(fmt(x) for x in r['p50_added_each'])}).", "",
                   "Highest rate held: "
-                  f"todo-api {mt.get('best', '-')}/s, floor {mf.get('best', '-')}/s"
-                  + (f", ratio {100 * ratio:.0f}%." if ratio is not None else "."), "",
-                  "| plateau/s | todo-api achieved | p99 ms | holds | floor achieved | p99 ms | holds |",
-                  "|---|---|---|---|---|---|---|"]
-        for pt, pf in zip(mt.get("plateaus", []), mf.get("plateaus", [])):
+                  f"todo-api {mt.get('best', '-')}/s, baseline {mb.get('best', '-')}/s, floor {mf.get('best', '-')}/s"
+                  + (f"; durable/baseline {100 * durable:.0f}%" if durable is not None else "")
+                  + (f", durable/floor {100 * ratio:.0f}%." if ratio is not None else "."), "",
+                  "| plateau/s | todo-api achieved | p99 ms | holds | baseline achieved | p99 ms | holds "
+                  "| floor achieved | p99 ms | holds |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        empty = {"achieved": None, "p99": None, "holds": False}
+        plateaus_b = mb.get("plateaus", []) or [empty] * len(mt.get("plateaus", []))
+        for pt, pb, pf in zip(mt.get("plateaus", []), plateaus_b, mf.get("plateaus", [])):
             lines.append(f"| {pt['rate']} | {fmt(pt['achieved'], 1)} | {fmt(pt['p99'])} | {'yes' if pt['holds'] else 'no'} "
+                         f"| {fmt(pb['achieved'], 1)} | {fmt(pb['p99'])} | {'yes' if pb['holds'] else 'no'} "
                          f"| {fmt(pf['achieved'], 1)} | {fmt(pf['p99'])} | {'yes' if pf['holds'] else 'no'} |")
         total = sum(r["replicas"].values())
         lines += ["", f"Notifications per replica over the {r['runs']} fixed-rate runs ({total} in all): "
                   + ", ".join(f"{n} {c} ({100 * c / total:.1f}%)" for n, c in r["replicas"].items()) + ".", "",
-                  "CPU and memory during the fixed-rate runs (median of runs; CPU in % of one core):", "",
-                  "| process | CPU % | max RSS MB |", "|---|---|---|"]
-        for name, v in r["resources"].items():
-            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} |")
+                  f"Where the time goes: CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS, durable "
+                  "against the baseline:", "",
+                  "| process | CPU % durable | CPU % baseline | max RSS MB durable | max RSS MB baseline |",
+                  "|---|---|---|---|---|"]
+        names = sorted(set(r["resources"]) | set(r["baseline_resources"]))
+        none = {"cpu_pct": None, "rss_mb": None}
+        for name in names:
+            v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
+            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
+                         f"{fmt(w['rss_mb'], 1)} |")
+        total_d = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
+        total_b = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
+        lines.append(f"| **all** | **{fmt(total_d, 1)}** | **{fmt(total_b, 1)}** | | |")
         lines.append("")
 
     lines += ["## Start-up", "", "Process start to the first answer of its health route, 3 starts each (ms):", "",
@@ -229,6 +259,11 @@ def main(out, docs):
                      f"{verdict(ratio >= TARGETS['throughput_ratio'])} |")
         lines.append(f"| todo-api adds ≤ 0.5 ms at p50 ({store}) | {fmt(r['p50_added'])} ms | "
                      f"{verdict(r['p50_added'] is not None and r['p50_added'] <= TARGETS['p50_added_ms'])} |")
+        mb = r["max_baseline"] or {}
+        if mb.get("best"):
+            durable = mt.get("best", 0) / mb["best"]
+            lines.append(f"| durable keeps ≥ 60% of the baseline's highest rate, same p99 bound ({store}) | "
+                         f"{100 * durable:.0f}% | {verdict(durable >= TARGETS['durable_ratio'])} |")
     lines.append(f"| each JVM ≤ 150 MB RSS under load | {fmt(jvm_rss, 1)} MB at most | "
                  f"{verdict(jvm_rss is not None and jvm_rss <= TARGETS['jvm_rss_mb'])} |")
     for name in ("todo-api", "notification-service"):

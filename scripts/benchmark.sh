@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The benchmark of docs/BENCHMARKS.md: starts the embedded system (in-memory store, then Redis), and for each runs
-#   - POST /tasks at a fixed rate (k6 load/create-tasks.js) and the floor (load/floor.js: the same state save and
-#     invocation sent by k6 straight to the sidecar) at the same rate, alternately, RUNS times;
-#   - the highest rate held (load/max-rate.js) for todo-api and for the floor;
+# The benchmark of docs/BENCHMARKS.md: starts the embedded system (in-memory store, then Redis) and, beside it on
+# other ports, the system as it was before notifications were durable (BASELINE_REF, built from this repository's
+# history in a worktree under the results folder), and for each store runs
+#   - POST /tasks at a fixed rate (k6 load/create-tasks.js) against this system, against the baseline, and the floor
+#     (load/floor.js: the same state save and invocation sent by k6 straight to the sidecar) at the same rate,
+#     alternately, RUNS times;
+#   - the highest rate held (load/max-rate.js) for todo-api, the baseline and the floor;
 # while sampling CPU and RSS of every Java process and every daprd; and measures each service's start-to-ready time.
 # Writes the raw results to load/results/bench-<time>/, then docs/BENCHMARKS.md and docs/benchmark.png.
 #
-#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s)
-# Takes about 15 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
+#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s
+#                                    BASELINE_REF=7cb9a04, the last commit before the outbox; BASELINE_REF= skips it)
+# Takes about 25 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=benchmark
@@ -23,6 +27,8 @@ STEP=${STEP:-10s}
 P99_MS=${P99_MS:-250}
 OFFSET=${PORT_OFFSET:-600}
 OUT=${BENCH_OUT:-$ROOT/load/results/bench-$(date -u +%Y%m%dT%H%M%SZ)}
+BASELINE_REF=${BASELINE_REF-7cb9a04}
+BASE_OFFSET=$((OFFSET + 50))
 mkdir -p "$OUT"
 say "results go to $OUT"
 
@@ -31,6 +37,14 @@ apt_install python3-matplotlib curl procps
 K6=$("$ROOT/scripts/setup-go-tool.sh" k6 | tail -n 1)
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 (mvn -B -q -ntp package -DskipTests) || die "the Maven build failed"
+BASELINE=""
+if [ -n "$BASELINE_REF" ]; then
+  BASELINE=$OUT/baseline-src
+  say "building the baseline $BASELINE_REF ($(git log -1 --format=%s "$BASELINE_REF" | cut -c1-70)) in $BASELINE"
+  git worktree add -f --detach "$BASELINE" "$BASELINE_REF" > /dev/null 2>&1 || die "git worktree add $BASELINE_REF failed"
+  trap 'git -C "$ROOT" worktree remove --force "$BASELINE" 2>/dev/null || true' EXIT
+  (cd "$BASELINE" && mvn -B -q -ntp package -DskipTests) || die "the baseline's Maven build failed"
+fi
 
 # Start-to-ready, three times each: a JVM service until its /health answers, daprd until /v1.0/healthz answers.
 time_to_ready() { # name url command...
@@ -93,6 +107,7 @@ k6run() { # script summary-json [VAR=value ...]
 
 for store in $STORES; do
   run_dir=$OUT/run-$store
+  base_dir=$OUT/run-baseline-$store
   flag=--memory
   [ "$store" = redis ] && flag=--redis
   say "=== $store store: starting the system"
@@ -100,6 +115,13 @@ for store in $STORES; do
     || { tail -n 30 "$OUT/run-$store.log" >&2; die "the system did not start"; }
   todo=http://127.0.0.1:$((8000 + OFFSET))
   dapr=http://127.0.0.1:$((3500 + OFFSET))
+  base=http://127.0.0.1:$((8000 + BASE_OFFSET))
+  if [ -n "$BASELINE" ]; then
+    say "=== $store store: starting the baseline beside it (ports +$BASE_OFFSET)"
+    RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" --detach "$flag" > "$OUT/run-baseline-$store.log" 2>&1 \
+      || { tail -n 30 "$OUT/run-baseline-$store.log" >&2; die "the baseline did not start"; }
+    k6run load/create-tasks.js "$OUT/$store-baseline-warmup.json" TODO_URL="$base" RATE=100 DURATION=15s P99_MS=100000
+  fi
   k6run load/create-tasks.js "$OUT/$store-warmup.json" TODO_URL="$todo" RATE=100 DURATION=15s P99_MS=100000
   k6run load/floor.js "$OUT/$store-floor-warmup.json" DAPR_URL="$dapr" RATE=100 DURATION=5s P99_MS=100000
   for i in $(seq 1 "$RUNS"); do
@@ -111,15 +133,27 @@ for store in $STORES; do
     k6run load/create-tasks.js "$OUT/$store-create-$i.json" TODO_URL="$todo" RATE="$RATE" DURATION="$DURATION" \
       P99_MS="$P99_MS" "${dashboard[@]}"
     kill "$sampler"; wait "$sampler" 2>/dev/null || true
+    if [ -n "$BASELINE" ]; then
+      sample "$OUT/$store-baseline-resources-$i.csv" "$base_dir/processes" &
+      sampler=$!
+      k6run load/create-tasks.js "$OUT/$store-baseline-$i.json" TODO_URL="$base" RATE="$RATE" DURATION="$DURATION" \
+        P99_MS="$P99_MS"
+      kill "$sampler"; wait "$sampler" 2>/dev/null || true
+    fi
+    dashboard=()
     [ "$i" -eq 1 ] && dashboard=(K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PORT=-1 K6_WEB_DASHBOARD_PERIOD=2s
       K6_WEB_DASHBOARD_EXPORT="$OUT/$store-floor-report.html")
     k6run load/floor.js "$OUT/$store-floor-$i.json" DAPR_URL="$dapr" RATE="$RATE" DURATION="$DURATION" \
       P99_MS="$P99_MS" "${dashboard[@]}"
   done
   k6run load/max-rate.js "$OUT/$store-maxrate-todo.json" TARGET=todo TODO_URL="$todo" RATES="$MAX_RATES" STEP="$STEP" P99_MS="$P99_MS"
+  if [ -n "$BASELINE" ]; then
+    k6run load/max-rate.js "$OUT/$store-maxrate-baseline.json" TARGET=todo TODO_URL="$base" RATES="$MAX_RATES" STEP="$STEP" P99_MS="$P99_MS"
+  fi
   k6run load/max-rate.js "$OUT/$store-maxrate-floor.json" TARGET=floor DAPR_URL="$dapr" RATES="$MAX_RATES" STEP="$STEP" P99_MS="$P99_MS"
   cp "$run_dir/processes" "$OUT/$store-processes.txt"
   RUN_DIR=$run_dir PORT_OFFSET=$OFFSET scripts/run.sh stop > /dev/null 2>&1
+  [ -z "$BASELINE" ] || RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" stop > /dev/null 2>&1
 done
 
 cat > "$OUT/settings.env" <<SETTINGS
@@ -130,6 +164,8 @@ STORES="$STORES"
 MAX_RATES=$MAX_RATES
 STEP=$STEP
 P99_MS=$P99_MS
+BASELINE_REF="$BASELINE_REF"
+BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
 JAVA_OPTS="$JAVA_OPTS_BENCH"
 DAPRD_VERSION=$("$DAPRD" --version | tail -n 1)
 K6_VERSION="$("$K6" version | head -n 1)"
