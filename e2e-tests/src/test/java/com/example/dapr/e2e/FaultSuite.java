@@ -130,6 +130,40 @@ final class FaultSuite {
     }
   }
 
+  /** SIGKILLs every one of {@code names}, waits {@code ms}, starts them again as they were. */
+  Fault killedFor(long ms, String... names) {
+    return traffic -> {
+      for (String name : names) {
+        system.kill(name);
+      }
+      pause(ms);
+      for (String name : names) {
+        system.restart(name);
+      }
+      return traffic.nowMs();
+    };
+  }
+
+  /**
+   * todo-api SIGKILLed while notifications wait in the outbox: every replica is killed first for 3 s, so that the
+   * first attempts fail; then todo-api is killed, the replicas come back, and todo-api 5 s later.
+   */
+  Fault todoApiKilledWithNotificationsPending() {
+    return traffic -> {
+      for (int k = 1; k <= 3; k++) {
+        system.kill("notification-" + k);
+      }
+      pause(3_000);
+      system.kill("todo-api");
+      for (int k = 1; k <= 3; k++) {
+        system.restart("notification-" + k);
+      }
+      pause(5_000);
+      system.restart("todo-api");
+      return traffic.nowMs();
+    };
+  }
+
   /** Waits {@code ms} on a Vert.x timer. */
   void pause(long ms) throws Exception {
     http.vertx().timer(ms).await(ms + 10_000, TimeUnit.MILLISECONDS);

@@ -36,27 +36,14 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(1)
   void oneOfThreeReplicasKilledThenRestarted() throws Exception {
-    suite.run("one of three replicas SIGKILLed for 10 s", traffic -> {
-      system.kill("notification-2");
-      suite.pause(10_000);
-      system.restart("notification-2");
-      return traffic.nowMs();
-    });
+    suite.run("one of three replicas SIGKILLed for 10 s", suite.killedFor(10_000, "notification-2"));
   }
 
   @Test
   @Order(2)
   void allReplicasDownThenBack() throws Exception {
-    FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s", traffic -> {
-      for (int k = 1; k <= 3; k++) {
-        system.kill("notification-" + k);
-      }
-      suite.pause(FaultSuite.OUTAGE_MS);
-      for (int k = 1; k <= 3; k++) {
-        system.restart("notification-" + k);
-      }
-      return traffic.nowMs();
-    });
+    FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s",
+      suite.killedFor(FaultSuite.OUTAGE_MS, "notification-1", "notification-2", "notification-3"));
     List<Traffic.Outcome> open = result.outcomes().stream().filter(o -> "CIRCUIT_OPEN".equals(o.error())).toList();
     assertTrue(!open.isEmpty(), "the notification breaker opened during the outage");
     assertTrue(open.stream().allMatch(o -> o.status() == 201 && o.latencyMs() < 1_000),
@@ -66,42 +53,20 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(3)
   void todoApiSigkilledWithNotificationsInFlightThenRestarted() throws Exception {
-    suite.run("todo-api SIGKILLed with notifications pending, 5 s down", traffic -> {
-      // Make notifications wait in the outbox: every replica down for a moment, so the first attempts fail.
-      for (int k = 1; k <= 3; k++) {
-        system.kill("notification-" + k);
-      }
-      suite.pause(3_000);
-      system.kill("todo-api");
-      for (int k = 1; k <= 3; k++) {
-        system.restart("notification-" + k);
-      }
-      suite.pause(5_000);
-      system.restart("todo-api");
-      return traffic.nowMs();
-    });
+    suite.run("todo-api SIGKILLed with notifications pending, 5 s down", suite.todoApiKilledWithNotificationsPending());
   }
 
   @Test
   @Order(4)
   void todoApisSidecarKilledAndRestarted() throws Exception {
-    suite.run("todo-api's daprd SIGKILLed, 5 s down", traffic -> {
-      system.kill("todo-api-daprd");
-      suite.pause(5_000);
-      system.restart("todo-api-daprd");
-      return traffic.nowMs();
-    });
+    suite.run("todo-api's daprd SIGKILLed, 5 s down", suite.killedFor(5_000, "todo-api-daprd"));
   }
 
   @Test
   @Order(5)
   void redisRestarted() throws Exception {
-    suite.run("redis-server SIGKILLed, 5 s down, restarted from its append-only file", traffic -> {
-      system.kill("redis");
-      suite.pause(5_000);
-      system.restart("redis");
-      return traffic.nowMs();
-    });
+    suite.run("redis-server SIGKILLed, 5 s down, restarted from its append-only file",
+      suite.killedFor(5_000, "redis"));
   }
 
   @Test

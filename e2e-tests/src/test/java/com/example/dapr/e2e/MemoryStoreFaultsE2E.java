@@ -23,28 +23,13 @@ class MemoryStoreFaultsE2E extends AgainstEmbeddedSystem {
 
   @Test
   void oneReplicasSidecarKilledThenRestarted() throws Exception {
-    suite.run("in-memory store: notification-3's daprd SIGKILLed for 10 s", traffic -> {
-      system.kill("notification-3-daprd");
-      suite.pause(10_000);
-      system.restart("notification-3-daprd");
-      return traffic.nowMs();
-    });
+    suite.run("in-memory store: notification-3's daprd SIGKILLed for 10 s",
+      suite.killedFor(10_000, "notification-3-daprd"));
   }
 
   @Test
   void todoApiSigkilledWithNotificationsInFlightLosesNothing() throws Exception {
-    suite.run("in-memory store: todo-api SIGKILLed with notifications pending, 5 s down", traffic -> {
-      for (int k = 1; k <= 3; k++) {
-        system.kill("notification-" + k);
-      }
-      suite.pause(3_000);
-      system.kill("todo-api");
-      for (int k = 1; k <= 3; k++) {
-        system.restart("notification-" + k);
-      }
-      suite.pause(5_000);
-      system.restart("todo-api");
-      return traffic.nowMs();
-    });
+    suite.run("in-memory store: todo-api SIGKILLed with notifications pending, 5 s down",
+      suite.todoApiKilledWithNotificationsPending());
   }
 }
