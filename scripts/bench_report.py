@@ -68,7 +68,13 @@ def store_results(out, store):
     floors = [load(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-floor-[0-9]*.json")))]
     res = [resources(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-resources-*.csv")))]
     base_res = [resources(p) for p in sorted(glob.glob(os.path.join(out, f"{store}-baseline-resources-*.csv")))]
-    r = {"runs": len(creates), "has_baseline": bool(baselines)}
+    r = {"runs": len(creates), "has_baseline": bool(baselines), "drain": []}
+    for path in sorted(glob.glob(os.path.join(out, f"{store}-drain-*.txt"))):
+        with open(path) as f:
+            text = f.read()
+        backlog = int(text.split("backlog at the end of the run: ")[1].split()[0])
+        drained = [int(line.split()[1]) for line in text.splitlines() if line.startswith("drained_ms")]
+        r["drain"].append((backlog, drained[0] if drained else None))
     for key, runs, rate_metric, latency_metric in (("ours", creates, "http_reqs", "http_req_duration"),
                                                    ("baseline", baselines, "http_reqs", "http_req_duration"),
                                                    ("floor", floors, "iterations", "iteration_duration")):
@@ -210,6 +216,11 @@ def main(out, docs):
             if x["rate"] is not None:
                 lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
                              f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+        if r["drain"]:
+            lines += ["", "The outbox keeps up: events left unread or unacknowledged (internal topic and notifications) "
+                      "when each fixed-rate run ended, and how long until none were left: "
+                      + ", ".join(f"{n} events, {'not drained' if ms is None else f'{ms / 1000:.1f} s'}"
+                                  for n, ms in r["drain"]) + "."]
         lines += ["", f"Against the floor, todo-api adds {fmt(r['p50_added'])} ms at p50 (per run: "
                   f"{', '.join(fmt(x) for x in r['p50_added_each'])}).", "",
                   "Highest rate held: "

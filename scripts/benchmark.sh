@@ -97,6 +97,29 @@ sample() { # csv processes-file
   done
 }
 
+# After a fixed-rate run: how long until the outbox has nothing left, every event of the internal topic and of
+# notifications/notifications-retry read and acknowledged (XINFO GROUPS: lag and pending of todo-api's group).
+outbox_backlog() { # redis-port
+  local total=0 stream n
+  for stream in defaulttodo-apinotificationsoutbox notifications notifications-retry; do
+    n=$(redis-cli -p "$1" xinfo groups "$stream" 2>/dev/null \
+      | awk 'prev == "pending" || prev == "lag" { if ($1 ~ /^[0-9]+$/) s += $1 } { prev = $1 } END { print s + 0 }')
+    total=$((total + n))
+  done
+  echo "$total"
+}
+drain_time() { # redis-port out-file
+  local start=$(date +%s%N) left
+  left=$(outbox_backlog "$1")
+  echo "backlog at the end of the run: $left" > "$2"
+  while [ "$left" -gt 0 ]; do
+    [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 120000 ] || { echo "not drained after 120 s: $left left" >> "$2"; return 0; }
+    sleep 0.2
+    left=$(outbox_backlog "$1")
+  done
+  echo "drained_ms $(( ($(date +%s%N) - start) / 1000000 ))" >> "$2"
+}
+
 k6run() { # script summary-json [VAR=value ...]
   local script=$1 summary=$2
   shift 2
@@ -132,6 +155,7 @@ for store in $STORES; do
       K6_WEB_DASHBOARD_EXPORT="$OUT/$store-create-report.html")
     k6run load/create-tasks.js "$OUT/$store-create-$i.json" TODO_URL="$todo" RATE="$RATE" DURATION="$DURATION" \
       P99_MS="$P99_MS" "${dashboard[@]}"
+    drain_time $((6390 + OFFSET)) "$OUT/$store-drain-$i.txt"
     kill "$sampler"; wait "$sampler" 2>/dev/null || true
     if [ -n "$BASELINE" ]; then
       sample "$OUT/$store-baseline-resources-$i.csv" "$base_dir/processes" &
