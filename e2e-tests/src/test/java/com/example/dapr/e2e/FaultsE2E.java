@@ -25,7 +25,8 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   private FaultSuite suite;
 
   FaultsE2E() {
-    super("faults", 800, Map.of("NOTIFICATION_ENV", "FAULT_INJECTION=true"), "--redis");
+    super("faults", 800, Map.of("NOTIFICATION_ENV", "FAULT_INJECTION=true", "JAVA_OPTS", FaultSuite.JAVA_OPTS),
+      "--redis");
   }
 
   @BeforeAll
@@ -36,13 +37,13 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(1)
   void oneOfThreeReplicasKilledThenRestarted() throws Exception {
-    suite.run("one of three replicas SIGKILLed for 10 s", suite.killedFor(10_000, "notification-2"));
+    suite.run("one of three replicas SIGKILLed for 10 s", true, suite.killedFor(10_000, "notification-2"));
   }
 
   @Test
   @Order(2)
   void allReplicasDownThenBack() throws Exception {
-    FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s",
+    FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s", true,
       suite.killedFor(FaultSuite.OUTAGE_MS, "notification-1", "notification-2", "notification-3"));
     List<Traffic.Outcome> open = result.outcomes().stream().filter(o -> "CIRCUIT_OPEN".equals(o.error())).toList();
     assertTrue(!open.isEmpty(), "the notification breaker opened during the outage");
@@ -53,26 +54,27 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(3)
   void todoApiSigkilledWithNotificationsInFlightThenRestarted() throws Exception {
-    suite.run("todo-api SIGKILLed with notifications pending, 5 s down", suite.todoApiKilledWithNotificationsPending());
+    suite.run("todo-api SIGKILLed with notifications pending, 5 s down", true,
+      suite.todoApiKilledWithNotificationsPending());
   }
 
   @Test
   @Order(4)
   void todoApisSidecarKilledAndRestarted() throws Exception {
-    suite.run("todo-api's daprd SIGKILLed, 5 s down", suite.killedFor(5_000, "todo-api-daprd"));
+    suite.run("todo-api's daprd SIGKILLed, 5 s down", false, suite.killedFor(5_000, "todo-api-daprd"));
   }
 
   @Test
   @Order(5)
   void redisRestarted() throws Exception {
-    suite.run("redis-server SIGKILLed, 5 s down, restarted from its append-only file",
+    suite.run("redis-server SIGKILLed, 5 s down, restarted from its append-only file", false,
       suite.killedFor(5_000, "redis"));
   }
 
   @Test
   @Order(6)
   void notificationServiceSlowerThanNotifyTimeout() throws Exception {
-    suite.run("every replica 4 s slow (NOTIFY_TIMEOUT_MS 3 s) for 15 s", traffic -> {
+    suite.run("every replica 4 s slow (NOTIFY_TIMEOUT_MS 3 s) for 15 s", false, traffic -> {
       setDelay(4_000);
       suite.pause(15_000);
       setDelay(0);
@@ -94,7 +96,7 @@ class FaultsE2E extends AgainstEmbeddedSystem {
     AtomicLong readyDownAt = new AtomicLong(-1);
     AtomicLong exitedAfter = new AtomicLong();
     AtomicLong signalledAt = new AtomicLong();
-    FaultSuite.Result result = suite.run("SIGTERM to todo-api, restarted 3 s after it exited", traffic -> {
+    FaultSuite.Result result = suite.run("SIGTERM to todo-api, restarted 3 s after it exited", false, traffic -> {
       long readinessPoller = http.vertx().setPeriodic(20, id -> http.client()
         .get(system.todoPort(), "127.0.0.1", "/health/ready").timeout(1_000).send()
         .onSuccess(r -> {

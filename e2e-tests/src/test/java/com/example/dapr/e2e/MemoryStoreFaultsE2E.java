@@ -13,7 +13,7 @@ class MemoryStoreFaultsE2E extends AgainstEmbeddedSystem {
   private FaultSuite suite;
 
   MemoryStoreFaultsE2E() {
-    super("faults-memory", 900);
+    super("faults-memory", 900, java.util.Map.of("JAVA_OPTS", FaultSuite.JAVA_OPTS));
   }
 
   @BeforeAll
@@ -23,13 +23,13 @@ class MemoryStoreFaultsE2E extends AgainstEmbeddedSystem {
 
   @Test
   void oneReplicasSidecarKilledThenRestarted() throws Exception {
-    suite.run("in-memory store: notification-3's daprd SIGKILLed for 10 s",
+    suite.run("in-memory store: notification-3's daprd SIGKILLed for 10 s", false,
       suite.killedFor(10_000, "notification-3-daprd"));
   }
 
   @Test
   void todoApiSigkilledWithNotificationsInFlightLosesNothing() throws Exception {
-    suite.run("in-memory store: todo-api SIGKILLed with notifications pending, 5 s down",
+    suite.run("in-memory store: todo-api SIGKILLed with notifications pending, 5 s down", true,
       suite.todoApiKilledWithNotificationsPending());
   }
 }

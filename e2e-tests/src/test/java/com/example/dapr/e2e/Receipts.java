@@ -38,24 +38,47 @@ final class Receipts {
     return counts;
   }
 
-  /** Of {@code ids}: how many no replica received, and how many one received more than once. */
-  record Tally(int expected, int lost, int duplicated) {
-    static Tally of(List<String> ids, Map<String, Integer> counts) {
-      int lost = 0;
+  /**
+   * Of {@code ids}: the ones no replica logged, and how many one logged more than once. Of the ones not logged,
+   * {@code recordedOnly} counts those a replica had recorded as its delivery (the first-write record in
+   * notificationstore) without logging it: what a replica SIGKILLed between the two leaves (README, "What a crash can
+   * lose"). {@code lost} are the others: no replica ever took them.
+   */
+  record Tally(int expected, int lost, int recordedOnly, int duplicated, List<String> lostIds) {
+    static Tally of(List<String> ids, Map<String, Integer> counts, java.util.function.Predicate<String> recorded) {
+      List<String> lost = new java.util.ArrayList<>();
+      int recordedOnly = 0;
       int duplicated = 0;
       for (String id : ids) {
         int n = counts.getOrDefault(id, 0);
         if (n == 0) {
-          lost++;
+          if (recorded.test(id)) {
+            recordedOnly++;
+          } else {
+            lost.add(id);
+          }
         } else if (n > 1) {
           duplicated++;
         }
       }
-      return new Tally(ids.size(), lost, duplicated);
+      return new Tally(ids.size(), lost.size(), recordedOnly, duplicated, List.copyOf(lost));
     }
 
     int delivered() {
-      return expected - lost;
+      return expected - lost - recordedOnly;
+    }
+  }
+
+  /** Whether notification-service's record of {@code notificationId} is in the Redis at {@code redisPort}. */
+  static boolean recorded(int redisPort, String notificationId) {
+    try {
+      Process cli = new ProcessBuilder("redis-cli", "-p", String.valueOf(redisPort), "EXISTS",
+        "notification-service||delivery-" + notificationId).redirectErrorStream(true).start();
+      String out = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+      cli.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+      return out.equals("1");
+    } catch (IOException | InterruptedException e) {
+      throw new IllegalStateException("cannot ask Redis for the record of " + notificationId, e);
     }
   }
 }

@@ -133,10 +133,10 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       Map<String, Integer> received = Receipts.count(system.logs());
       while (received.getOrDefault(completion, 0) == 0 && System.nanoTime() < deadline) {
-        http.vertx().timer(200).await();
+        http.vertx().timer(200).await(30, TimeUnit.SECONDS);
         received = Receipts.count(system.logs());
       }
-      http.vertx().timer(2_500).await(); // what the outbox publishes a second later must not add a delivery
+      http.vertx().timer(2_500).await(30, TimeUnit.SECONDS); // what the outbox publishes a second later must not add a delivery
       received = Receipts.count(system.logs());
       long completions = received.keySet().stream().filter(n -> n.startsWith(id + ":completed:")).count();
       assertEquals(1, completions, "one completion announced");

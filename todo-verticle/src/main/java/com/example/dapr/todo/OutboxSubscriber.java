@@ -15,7 +15,7 @@ import java.util.logging.Logger;
 /**
  * Delivers what the outbox publishes. Dapr's transactional outbox publishes every notification saved with a task, about
  * a second after its transaction, to the {@code notifications} topic; todo-api subscribes ({@code GET /dapr/subscribe})
- * with Dapr's bulk subscribe, so Dapr posts up to 100 events at a time to {@value #ROUTE} (one CloudEvent at a time
+ * with Dapr's bulk subscribe, so Dapr posts up to 500 events at a time to {@value #ROUTE} (one CloudEvent at a time
  * when bulk subscribe is off). An event whose notification this process already delivered is acknowledged; a phantom
  * (its transaction failed) is dropped; any other is sent through service invocation, as the first attempt was.
  * <p>
@@ -28,8 +28,9 @@ import java.util.logging.Logger;
 final class OutboxSubscriber {
 
   static final String ROUTE = "/outbox/notifications";
-  /** The largest bulk accepted: 100 events of up to 40 kB (a notification's message is at most a few kB). */
-  static final int MAX_BULK_BYTES = 4 * 1024 * 1024;
+  static final int MAX_BULK_EVENTS = 500;
+  /** The largest bulk accepted: 500 events of up to 16 kB (a notification's message is at most a few kB). */
+  static final int MAX_BULK_BYTES = 8 * 1024 * 1024;
   private static final Logger LOG = Logger.getLogger(OutboxSubscriber.class.getName());
   private static final String SUCCESS = "SUCCESS";
   private static final String RETRY = "RETRY";
@@ -58,10 +59,12 @@ final class OutboxSubscriber {
   }
 
   private JsonObject subscription(String topic) {
-    // Bulk: one call for up to 100 events; an event waits at most 100 ms for others to fill a batch.
+    // Bulk: one call for up to 500 events; an event waits at most 100 ms for others to fill a batch. Dapr delivers
+    // one bulk of a topic at a time, and while notification-service is down each bulk waits out its retries, so a
+    // large bulk is what lets a backlog drain fast once it is back.
     return new JsonObject().put("pubsubname", config.pubsub()).put("topic", topic).put("route", ROUTE)
       .put("deadLetterTopic", config.retryTopic())
-      .put("bulkSubscribe", new JsonObject().put("enabled", true).put("maxMessagesCount", 100)
+      .put("bulkSubscribe", new JsonObject().put("enabled", true).put("maxMessagesCount", MAX_BULK_EVENTS)
         .put("maxAwaitDurationMs", 100));
   }
 
@@ -103,6 +106,7 @@ final class OutboxSubscriber {
     }
     if (recent.contains(notification.id())) {
       stats.alreadyDelivered();
+      LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
       return Future.succeededFuture(SUCCESS);
     }
     if (tooOld(notification)) {
@@ -128,6 +132,7 @@ final class OutboxSubscriber {
           }
           if (outcome.retryable()) {
             stats.retried();
+            LOG.fine(() -> "outbox event for " + notification.id() + ": RETRY, " + outcome.json().getString("error"));
             return RETRY;
           }
           stats.givenUp();

@@ -40,6 +40,8 @@ final class TaskNotifier {
         String replica = answer.getString("replica");
         recent.remember(notification.id(), replica);
         stats.delivered(viaOutbox);
+        LOG.fine(() -> "notification " + notification.id() + " delivered by " + replica + " (answer " + answer.encode()
+          + ")");
         JsonObject json = new JsonObject().put("status", "delivered").put("notification_id", notification.id());
         if (replica != null) {
           json.put("replica", replica);

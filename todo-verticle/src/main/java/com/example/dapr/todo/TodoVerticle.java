@@ -67,7 +67,7 @@ public class TodoVerticle extends VerticleBase {
     router.put("/tasks/:id").handler(tasks::update);
     router.patch("/tasks/:id").handler(tasks::update);
     router.get("/dapr/subscribe").handler(outbox::subscriptions);
-    // A bulk of up to 100 events, each a CloudEvent around a notification of at most a few kB.
+    // A bulk of up to 500 events, each a CloudEvent around a notification of at most a few kB.
     router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(OutboxSubscriber.MAX_BULK_BYTES));
     router.post(OutboxSubscriber.ROUTE).handler(outbox::receive);
     router.get("/health").handler(this::health);

@@ -121,7 +121,7 @@ class TodoVerticleTest {
       if (System.nanoTime() > deadline) {
         fail("not within 10 s: " + what);
       }
-      vertx.timer(20).await();
+      vertx.timer(20).await(30, TimeUnit.SECONDS);
     }
   }
 
