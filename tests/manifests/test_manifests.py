@@ -502,7 +502,8 @@ def test_the_delivery_retries_are_the_embedded_runs_and_fit_in_the_pubsubs_proce
     retry = here["retry"]
     tries = int(retry["maxRetries"]) + 1
     assert tries > 1
-    worst = tries * duration_seconds(here["timeout"]) + (tries - 1) * duration_seconds(retry.get("maxInterval", "60s"))
+    interval = retry["duration"] if retry["policy"] == "constant" else retry.get("maxInterval", "60s")
+    worst = tries * duration_seconds(here["timeout"]) + (tries - 1) * duration_seconds(interval)
     processing = component_metadata(objects("Component")[pubsub])["processingTimeout"]["value"]
     assert worst < duration_seconds(processing), f"{worst} s of tries, processingTimeout {processing}"
 

@@ -116,6 +116,12 @@ final class OutboxSubscriber {
         + " (NOTIFY_GIVE_UP_AFTER_MS)");
       return Future.succeededFuture(SUCCESS);
     }
+    if (notifier.cannotSendNow()) {
+      // notification-service's breaker is open: a call would fail at once, so neither read the task nor try it. A
+      // backlog of thousands goes round the retry loop without loading the sidecar or the store meanwhile.
+      stats.retried();
+      return Future.succeededFuture(RETRY);
+    }
     return store.read(notification.taskId())
       .compose(entry -> {
         if (!notification.announces(entry == null ? null : Task.fromJson(entry.value()))) {

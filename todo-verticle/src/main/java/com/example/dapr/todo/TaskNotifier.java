@@ -51,6 +51,11 @@ final class TaskNotifier {
       .recover(failure -> Future.succeededFuture(undelivered(notification, failure)));
   }
 
+  /** Whether notification-service's breaker is open, so that a notification sent now would fail at once. */
+  boolean cannotSendNow() {
+    return sidecar.invokeBreakerState() == io.vertx.circuitbreaker.CircuitBreakerState.OPEN;
+  }
+
   private Outcome undelivered(Notification notification, Throwable failure) {
     SidecarException error = failure instanceof SidecarException e ? e
       : new SidecarException(SidecarException.Kind.UNREACHABLE, "notify", 0, null, String.valueOf(failure), failure);

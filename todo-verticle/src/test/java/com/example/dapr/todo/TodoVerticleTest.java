@@ -588,6 +588,18 @@ class TodoVerticleTest {
   }
 
   @Test
+  void whileTheNotificationBreakerIsOpenOutboxEventsAreRetriedWithoutReadingOrSending() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "1", "BREAKER_RESET_MS", "600000");
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    create("Opens the breaker");
+    int callsBefore = sidecar.dataCalls().size();
+
+    assertEquals(List.of("RETRY"), deliverOutbox(sidecar.published()));
+
+    assertEquals(callsBefore, sidecar.dataCalls().size(), "no read of the task, no invocation");
+  }
+
+  @Test
   void anOutboxEventForANotificationAlreadyDeliveredIsAcknowledgedWithoutSendingIt() throws Exception {
     deploy();
     String id = create("Pay bills").bodyAsJsonObject().getString("id");
