@@ -54,6 +54,8 @@ final class EmbeddedSystem implements AutoCloseable {
     env.put("PORT_OFFSET", String.valueOf(portOffset));
     EmbeddedSystem system = new EmbeddedSystem(runDir, portOffset, env);
     system.stopQuietly();
+    // Each test class starts from nothing: no Redis data (streams, records, tasks) left by an earlier run.
+    deleteTree(runDir.resolve("redis"));
     List<String> command = new ArrayList<>(List.of("bash", ROOT.resolve("scripts/run.sh").toString(), "--detach"));
     command.addAll(List.of(runArgs));
     system.startCommand = command;
@@ -199,6 +201,14 @@ final class EmbeddedSystem implements AutoCloseable {
       }
     } catch (Exception e) {
       System.err.println("could not stop an earlier run in " + runDir + ": " + e);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (Files.exists(dir)) {
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
     }
   }
 

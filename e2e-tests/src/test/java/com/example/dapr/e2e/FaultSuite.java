@@ -1,8 +1,6 @@
 package com.example.dapr.e2e;
 
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.ext.web.client.HttpResponse;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,18 +109,29 @@ final class FaultSuite {
       .filter(o -> id.equals(o.notificationId())).findFirst().map(Object::toString).orElse(id)).toList().toString();
   }
 
-  /** How many of the accepted tasks the state store has, read through todo-api's sidecar. */
+  /**
+   * How many of the accepted tasks the state store has, read through todo-api's sidecar; a read that fails (rather
+   * than answering 204, no such key) is asked again, up to 5 times. The ones not found are printed.
+   */
   private int stored(List<Traffic.Outcome> outcomes) throws Exception {
     List<String> ids = outcomes.stream().filter(Traffic.Outcome::accepted).map(Traffic.Outcome::taskId).toList();
-    List<Future<HttpResponse<Buffer>>> reads = http.run(ids.size(), 16, i -> http.client()
-      .get(system.todoSidecarPort(), "127.0.0.1", "/v1.0/state/statestore/task-" + ids.get(i)).timeout(10_000).send());
-    int found = 0;
-    for (Future<HttpResponse<Buffer>> read : reads) {
-      if (read.succeeded() && read.result().statusCode() == 200) {
-        found++;
-      }
+    List<Future<String>> reads = http.run(ids.size(), 16, i -> read(ids.get(i), 5));
+    List<String> missing = reads.stream().filter(r -> r.failed() || r.result() != null).map(r -> r.failed()
+      ? String.valueOf(r.cause()) : r.result()).toList();
+    if (!missing.isEmpty()) {
+      System.out.println("not stored: " + missing.stream().limit(10).toList());
     }
-    return found;
+    return ids.size() - missing.size();
+  }
+
+  /** Null when task {@code id} is stored; else why not. */
+  private Future<String> read(String id, int attemptsLeft) {
+    return http.client().get(system.todoSidecarPort(), "127.0.0.1", "/v1.0/state/statestore/task-" + id)
+      .timeout(10_000).send()
+      .map(r -> r.statusCode() == 200 ? null : "task-" + id + ": " + r.statusCode() + " " + r.bodyAsString())
+      .recover(e -> Future.succeededFuture("task-" + id + ": " + e))
+      .compose(why -> why == null || why.contains(": 204") || attemptsLeft <= 1 ? Future.succeededFuture(why)
+        : http.vertx().timer(500).compose(t -> read(id, attemptsLeft - 1)));
   }
 
   private static void report(Result r) throws Exception {

@@ -87,9 +87,13 @@ public final class SidecarException extends RuntimeException {
     return errorCode;
   }
 
-  /** Whether the same call may succeed later: no answer, or a 5xx. A 4xx will fail the same way again. */
+  /**
+   * Whether the same call may succeed later: no answer, a 5xx, or a 2xx that was not the answer expected (see
+   * {@link TaskNotifier}). A 4xx will fail the same way again.
+   */
   public boolean isTransient() {
-    return kind == Kind.TIMEOUT || kind == Kind.UNREACHABLE || (kind == Kind.ERROR_RESPONSE && status >= 500);
+    return kind == Kind.TIMEOUT || kind == Kind.UNREACHABLE
+      || (kind == Kind.ERROR_RESPONSE && (status >= 500 || status / 100 == 2));
   }
 
   /**

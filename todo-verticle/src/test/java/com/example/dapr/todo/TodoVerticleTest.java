@@ -600,6 +600,18 @@ class TodoVerticleTest {
   }
 
   @Test
+  void a200WithoutNotificationServicesAnswerIsNotADeliveryAndTheOutboxSendsItAgain() throws Exception {
+    deploy();
+    sidecar.emptyAnswerOnNextInvoke = true;
+
+    JsonObject task = create("Empty answer").bodyAsJsonObject();
+
+    assertEquals("pending", task.getJsonObject("notification").getString("status"), task::encode);
+    assertEquals(List.of("SUCCESS"), deliverOutbox(sidecar.published()));
+    assertEquals(List.of(task.getString("id") + ":created"), sidecar.deliveredIds(), "delivered by the outbox");
+  }
+
+  @Test
   void anOutboxEventForANotificationAlreadyDeliveredIsAcknowledgedWithoutSendingIt() throws Exception {
     deploy();
     String id = create("Pay bills").bodyAsJsonObject().getString("id");
