@@ -40,9 +40,8 @@ final class Receipts {
 
   /**
    * Of {@code ids}: the ones no replica logged, and how many one logged more than once. Of the ones not logged,
-   * {@code recordedOnly} counts those a replica had recorded as its delivery (the first-write record in
-   * notificationstore) without logging it: what a replica SIGKILLed between the two leaves (README, "What a crash can
-   * lose"). {@code lost} are the others: no replica ever took them.
+   * {@code recordedOnly} counts those whose answer a replica recorded in notificationstore all the same (it records
+   * only after it delivered, so this must stay 0), {@code lost} the others.
    */
   record Tally(int expected, int lost, int recordedOnly, int duplicated, List<String> lostIds) {
     static Tally of(List<String> ids, Map<String, Integer> counts, java.util.function.Predicate<String> recorded) {

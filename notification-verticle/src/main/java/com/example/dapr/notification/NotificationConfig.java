@@ -22,9 +22,11 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
    * The deduplication record: kept in the Dapr state store {@code store} (DEDUP_STORE_NAME, "notificationstore";
    * "none" turns deduplication off) through this replica's own sidecar (DAPR_HTTP_PORT, 3500), for
    * {@code ttlSeconds} (DEDUP_TTL_SECONDS, 25 h: longer than todo-api keeps redelivering, NOTIFY_GIVE_UP_AFTER_MS).
+   * A claim without an answer older than {@code claimTimeoutMs} (CLAIM_TIMEOUT_MS, 10 s) was abandoned and is taken
+   * over.
    */
   public record Dedup(String store, String sidecarHost, int sidecarHttpPort, String apiToken, long timeoutMs,
-                      long ttlSeconds) {
+                      long ttlSeconds, long claimTimeoutMs) {
     public boolean enabled() {
       return !"none".equals(store);
     }
@@ -37,7 +39,8 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       env.port("DAPR_HTTP_PORT", 3500),
       env.string("DAPR_API_TOKEN", null),
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
-      env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000));
+      env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000),
+      env.number("CLAIM_TIMEOUT_MS", 10_000, 1, 3_600_000));
     return new NotificationConfig(
       (int) env.number("APP_PORT", 8001, 0, 65_535),
       env.string("REPLICA_ID", env.string("HOSTNAME", localHostName())),

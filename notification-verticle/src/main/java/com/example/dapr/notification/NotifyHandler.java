@@ -56,20 +56,33 @@ final class NotifyHandler {
         .putHeader("Content-Type", "application/json")
         .putHeader("X-Replica", answer.getString("replica", replica))
         .end(answer.encode()))
-      .onFailure(failure -> JsonErrors.send(ctx, new ApiException(503, "DEDUP_STORE_UNAVAILABLE", "cannot check whether notification " + notificationId
+      .onFailure(failure -> JsonErrors.send(ctx, failure instanceof ApiException api ? api
+        : new ApiException(503, "DEDUP_STORE_UNAVAILABLE", "cannot check whether notification " + notificationId
         + " was delivered before: " + failure.getMessage(), null, Map.of("Retry-After", "1"), failure)));
   }
 
   private Future<JsonObject> deliverOnce(String message, String taskId, String notificationId) {
-    JsonObject answer = answer(message, taskId, notificationId);
-    return records.claim(notificationId, answer).map(claim -> {
+    return records.claim(notificationId).compose(claim -> {
       if (claim instanceof DeliveryRecords.AlreadyDelivered repeat) {
         LOG.info(() -> "Notification " + notificationId + " received again: answered from its delivery by replica "
           + repeat.answer().getString("replica") + ", not delivered twice");
-        return repeat.answer().copy().put("duplicate", true);
+        return Future.succeededFuture(repeat.answer().copy().put("duplicate", true));
+      }
+      if (claim instanceof DeliveryRecords.InProgress other) {
+        return Future.failedFuture(new ApiException(409, "NOTIFICATION_IN_PROGRESS", "notification " + notificationId
+          + " is being delivered by " + other.replica() + "; send it again shortly", null,
+          Map.of("Retry-After", "1"), null));
       }
       deliver(message, taskId, notificationId);
-      return answer;
+      JsonObject answer = answer(message, taskId, notificationId);
+      return records.delivered(notificationId, answer)
+        .recover(failure -> {
+          // Delivered all the same: answer so. A repeat finds the claim, and after CLAIM_TIMEOUT_MS delivers again.
+          LOG.warning(() -> "notification " + notificationId + " delivered, but its answer was not recorded: "
+            + failure.getMessage());
+          return Future.succeededFuture();
+        })
+        .map(answer);
     });
   }
 

@@ -24,6 +24,7 @@ final class FakeStateSidecar {
   static final String STORE = "notificationstore";
 
   private final Map<String, JsonObject> store = new ConcurrentHashMap<>();
+  private final Map<String, Integer> versions = new ConcurrentHashMap<>();
   private final List<JsonObject> saves = new CopyOnWriteArrayList<>();
   private HttpServer server;
   volatile boolean down;
@@ -40,7 +41,9 @@ final class FakeStateSidecar {
         if (value == null) {
           request.response().setStatusCode(204).end();
         } else {
-          request.response().putHeader("Content-Type", "application/json").putHeader("ETag", "1").end(value.encode());
+          String key = request.path().substring(("/v1.0/state/" + STORE + "/").length());
+          request.response().putHeader("Content-Type", "application/json")
+            .putHeader("ETag", String.valueOf(versions.getOrDefault(key, 1))).end(value.encode());
         }
       } else {
         error(request, 404, "ERR_NOT_FOUND", "no route " + request.path());
@@ -49,23 +52,32 @@ final class FakeStateSidecar {
     return server.listen(0, "127.0.0.1").map(this);
   }
 
-  private void save(HttpServerRequest request, JsonArray items) {
+  /** Redis's first-write semantics: without an ETag, only a key with no value; with one, only that version. */
+  private synchronized void save(HttpServerRequest request, JsonArray items) {
     for (Object raw : items) {
       JsonObject item = (JsonObject) raw;
       saves.add(item.copy());
       JsonObject options = item.getJsonObject("options", new JsonObject());
-      boolean insertOnly = "first-write".equals(options.getString("concurrency")) && item.getString("etag") == null;
+      boolean firstWrite = "first-write".equals(options.getString("concurrency"));
       String key = item.getString("key");
-      if (insertOnly && store.putIfAbsent(key, item.getJsonObject("value")) != null) {
+      String etag = item.getString("etag");
+      boolean refused = firstWrite && (etag == null ? store.containsKey(key)
+        : !etag.equals(String.valueOf(versions.get(key))));
+      if (refused) {
         error(request, 500, "ERR_STATE_SAVE", "failed saving state in state store " + STORE + ": failed to set key "
           + "notification-service||" + key + ": ERR user_script:14: failed to set key notification-service||" + key);
         return;
       }
-      if (!insertOnly) {
-        store.put(key, item.getJsonObject("value"));
-      }
+      store.put(key, item.getJsonObject("value"));
+      versions.merge(key, 1, Integer::sum);
     }
     request.response().setStatusCode(204).end();
+  }
+
+  /** Puts {@code value} under {@code key} as if some replica had saved it. */
+  void put(String key, JsonObject value) {
+    store.put(key, value);
+    versions.merge(key, 1, Integer::sum);
   }
 
   private static void error(HttpServerRequest request, int status, String code, String message) {

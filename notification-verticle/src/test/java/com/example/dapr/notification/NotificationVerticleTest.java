@@ -31,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NotificationVerticleTest {
 
   private static final String JSON = "application/json";
+  private static final long CLAIM_TIMEOUT_MS = 1_000;
 
   private Vertx vertx;
   private FakeStateSidecar sidecar;
@@ -48,7 +49,7 @@ class NotificationVerticleTest {
   /** Deploys a replica that keeps its delivery record through the fake sidecar in {@code store}; answers its port. */
   private int replica(String name, String store, boolean faultInjection) throws Exception {
     NotificationConfig config = new NotificationConfig(0, name, 16_384, 3, faultInjection,
-      new NotificationConfig.Dedup(store, "127.0.0.1", sidecar.port(), null, 2_000, 90_000));
+      new NotificationConfig.Dedup(store, "127.0.0.1", sidecar.port(), null, 2_000, 90_000, CLAIM_TIMEOUT_MS));
     NotificationVerticle verticle = new NotificationVerticle(config);
     vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     return verticle.actualPort();
@@ -89,7 +90,7 @@ class NotificationVerticleTest {
   }
 
   @Test
-  void aNotificationWithAnIdIsRecordedFirstWriteWithItsTtlThenDelivered() throws Exception {
+  void aNotificationWithAnIdIsClaimedFirstWriteThenDeliveredThenItsAnswerRecorded() throws Exception {
     HttpResponse<Buffer> response = notifyAt(port, notification("t-1:created"));
 
     assertEquals(200, response.statusCode(), response.bodyAsString());
@@ -99,12 +100,41 @@ class NotificationVerticleTest {
     assertEquals("replica-a", answer.getString("replica"));
     assertNotNull(answer.getString("delivered_at"));
     List<JsonObject> saves = sidecar.saves();
-    assertEquals(1, saves.size(), "one write per notification");
-    assertEquals("delivery-t-1:created", saves.get(0).getString("key"));
+    assertEquals(2, saves.size(), "the claim, then the answer");
+    assertEquals("claim-t-1:created", saves.get(0).getString("key"));
     assertEquals(new JsonObject().put("concurrency", "first-write"), saves.get(0).getJsonObject("options"));
-    assertEquals("90000", saves.get(0).getJsonObject("metadata").getString("ttlInSeconds"));
+    assertEquals("replica-a", saves.get(0).getJsonObject("value").getString("replica"));
+    assertEquals("delivery-t-1:created", saves.get(1).getString("key"));
+    saves.forEach(save -> assertEquals("90000", save.getJsonObject("metadata").getString("ttlInSeconds")));
     assertEquals(answer, sidecar.value("delivery-t-1:created"), "the record is the answer");
     assertEquals(1, deliveries("?notification_id=t-1:created").getJsonArray("recent").size());
+  }
+
+  @Test
+  void aFreshClaimWithoutAnAnswerIsInProgressAndIsNotDelivered() throws Exception {
+    sidecar.put("claim-t-5:created", new JsonObject().put("replica", "replica-x")
+      .put("claimed_at", System.currentTimeMillis()));
+
+    HttpResponse<Buffer> response = notifyAt(port, notification("t-5:created"));
+
+    assertEquals(409, response.statusCode(), response.bodyAsString());
+    assertEquals("NOTIFICATION_IN_PROGRESS", response.bodyAsJsonObject().getString("error"));
+    assertEquals("1", response.getHeader("Retry-After"));
+    assertEquals(0L, deliveries("").getLong("delivered"));
+  }
+
+  @Test
+  void aClaimAbandonedPastClaimTimeoutMsIsTakenOverAndDelivered() throws Exception {
+    // What a replica that died after claiming, or whose store applied the claim and then failed, leaves behind.
+    sidecar.put("claim-t-6:created", new JsonObject().put("replica", "replica-x")
+      .put("claimed_at", System.currentTimeMillis() - CLAIM_TIMEOUT_MS - 1));
+
+    HttpResponse<Buffer> response = notifyAt(port, notification("t-6:created"));
+
+    assertEquals(200, response.statusCode(), response.bodyAsString());
+    assertEquals("replica-a", response.bodyAsJsonObject().getString("replica"));
+    assertEquals("replica-a", sidecar.value("claim-t-6:created").getString("replica"), "taken over");
+    assertEquals(1L, deliveries("").getLong("delivered"));
   }
 
   @Test
@@ -133,10 +163,12 @@ class NotificationVerticleTest {
     }
     Future.all(attempts).await(20, TimeUnit.SECONDS);
 
-    attempts.forEach(a -> assertEquals(200, a.result().statusCode(), a.result().bodyAsString()));
+    // The one that claimed it delivers; the others hear it is in progress (409) or, once answered, get its answer.
+    attempts.forEach(a -> assertTrue(a.result().statusCode() == 200 || a.result().statusCode() == 409,
+      a.result().bodyAsString()));
     assertEquals(1L, deliveries("").getLong("delivered") + deliveriesAt(other, "").getLong("delivered"));
-    assertEquals(19, attempts.stream().filter(a -> a.result().bodyAsJsonObject().getBoolean("duplicate", false))
-      .count());
+    assertEquals(1, attempts.stream().filter(a -> a.result().statusCode() == 200
+      && !a.result().bodyAsJsonObject().getBoolean("duplicate", false)).count());
   }
 
   @Test

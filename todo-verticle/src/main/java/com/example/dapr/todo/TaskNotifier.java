@@ -14,6 +14,9 @@ final class TaskNotifier {
 
   private static final Logger LOG = Logger.getLogger(TaskNotifier.class.getName());
 
+  /** notification-service's answer while another replica is delivering the same notification: send it again later. */
+  static final String IN_PROGRESS = "NOTIFICATION_IN_PROGRESS";
+
   private final SidecarClient sidecar;
   private final RecentDeliveries recent;
   private final NotificationStats stats;
@@ -69,7 +72,7 @@ final class TaskNotifier {
     SidecarException error = failure instanceof SidecarException e ? e
       : new SidecarException(SidecarException.Kind.UNREACHABLE, "notify", 0, null, String.valueOf(failure), failure);
     JsonObject json = error.toJson().put("notification_id", notification.id());
-    if (error.mayPassLater()) {
+    if (error.mayPassLater() || IN_PROGRESS.equals(error.errorCode())) {
       LOG.fine(() -> "notification " + notification.id() + " not delivered yet (" + error.getMessage()
         + "); the outbox will deliver it");
       return new Outcome(json.put("status", "pending").put("redelivery", "outbox"), false, true);

@@ -50,6 +50,8 @@ final class FakeSidecar {
   volatile Mode healthMode = Mode.OK;
   /** How many of the next invocations fail as daprd does when the target replica's app is down. */
   final java.util.concurrent.atomic.AtomicInteger appDownFor = new java.util.concurrent.atomic.AtomicInteger();
+  /** When set, the next invocation is answered as a replica answers while another one is delivering it (409). */
+  volatile boolean inProgressOnNextInvoke;
   /** When set, the next invocation is answered 200 with an empty body, as daprd did for a replica killed mid-call. */
   volatile boolean emptyAnswerOnNextInvoke;
   /** When set, the next conditional save fails because another writer changes the value first. */
@@ -216,6 +218,12 @@ final class FakeSidecar {
       error(request, 500, "ERR_DIRECT_INVOKE", "failed to invoke, id: " + APP_ID + ", err: rpc error: code = Internal"
         + " desc = error invoking app channel: Post \"http://127.0.0.1:8002/notify\": dial tcp 127.0.0.1:8002: connect:"
         + " connection refused");
+      return;
+    }
+    if (inProgressOnNextInvoke) {
+      inProgressOnNextInvoke = false;
+      request.response().setStatusCode(409).putHeader("Content-Type", "application/json").end(new JsonObject()
+        .put("error", "NOTIFICATION_IN_PROGRESS").put("message", "being delivered by notification-2").encode());
       return;
     }
     if (emptyAnswerOnNextInvoke) {

@@ -600,6 +600,18 @@ class TodoVerticleTest {
   }
 
   @Test
+  void aNotificationAnotherReplicaIsDeliveringIsLeftToTheOutbox() throws Exception {
+    deploy();
+    sidecar.inProgressOnNextInvoke = true;
+
+    JsonObject notification = create("In progress").bodyAsJsonObject().getJsonObject("notification");
+
+    assertEquals("pending", notification.getString("status"), notification::encode);
+    assertEquals("NOTIFICATION_IN_PROGRESS", notification.getString("dapr_error_code"));
+    assertEquals(List.of("SUCCESS"), deliverOutbox(sidecar.published()), "sent again from the outbox");
+  }
+
+  @Test
   void a200WithoutNotificationServicesAnswerIsNotADeliveryAndTheOutboxSendsItAgain() throws Exception {
     deploy();
     sidecar.emptyAnswerOnNextInvoke = true;
