@@ -59,7 +59,7 @@ public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long 
       env.string("NOTIFICATION_TOPIC", "notifications"),
       env.string("NOTIFICATION_RETRY_TOPIC", "notifications-retry"),
       env.number("NOTIFY_GIVE_UP_AFTER_MS", 86_400_000, 1_000, 31_536_000_000L),
-      (int) env.number("REMEMBER_DELIVERED", 100_000, 0, 10_000_000));
+      (int) env.number("REMEMBER_DELIVERED", 20_000, 0, 10_000_000));
     Resilience resilience = new Resilience(
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
       env.number("NOTIFY_TIMEOUT_MS", 3_000, 1, 600_000),
