@@ -189,7 +189,7 @@ def main(out, docs):
              "machine's limit for the whole system; the ratio to the floor says how much of it todo-api takes.", "",
              "## Settings and commands", "",
              f"- Fixed rate: {s['RATE']}/s for {s['DURATION']}, {s['RUNS']} runs, ours and the floor alternately "
-             f"(after a 15 s warm-up); p99 bound {s['P99_MS']} ms.",
+             f"(after {s.get('WARMUP', '60s')} of warm-up at half that rate for each system); p99 bound {s['P99_MS']} ms.",
              f"- Highest rate held: plateaus {s['MAX_RATES']}/s of {s['STEP']} each (load/max-rate.js); a plateau "
              "holds with no error, p99 under the bound and 95% of the target rate reached.",
              "- Ours: `k6 run load/create-tasks.js` (`POST /tasks` through todo-api: the task and its notification "

@@ -9,9 +9,9 @@
 # while sampling CPU and RSS of every Java process and every daprd; and measures each service's start-to-ready time.
 # Writes the raw results to load/results/bench-<time>/, then docs/BENCHMARKS.md and docs/benchmark.png.
 #
-#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s
+#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s WARMUP=60s
 #                                    BASELINE_REF=7cb9a04, the last commit before the outbox; BASELINE_REF= skips it)
-# Takes about 25 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
+# Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=benchmark
@@ -25,6 +25,7 @@ STORES=${STORES:-memory redis}
 MAX_RATES=${MAX_RATES:-200,400,600,800,1000,1200,1400}
 STEP=${STEP:-10s}
 P99_MS=${P99_MS:-250}
+WARMUP=${WARMUP:-60s}
 OFFSET=${PORT_OFFSET:-600}
 OUT=${BENCH_OUT:-$ROOT/load/results/bench-$(date -u +%Y%m%dT%H%M%SZ)}
 BASELINE_REF=${BASELINE_REF-7cb9a04}
@@ -143,9 +144,13 @@ for store in $STORES; do
     say "=== $store store: starting the baseline beside it (ports +$BASE_OFFSET)"
     RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" --detach "$flag" > "$OUT/run-baseline-$store.log" 2>&1 \
       || { tail -n 30 "$OUT/run-baseline-$store.log" >&2; die "the baseline did not start"; }
-    k6run load/create-tasks.js "$OUT/$store-baseline-warmup.json" TODO_URL="$base" RATE=100 DURATION=15s P99_MS=100000
   fi
-  k6run load/create-tasks.js "$OUT/$store-warmup.json" TODO_URL="$todo" RATE=100 DURATION=15s P99_MS=100000
+  # Warm-up: every JVM of both systems compiles its hot paths (C2) before anything is measured; on 2 cores, with eight
+  # JVMs, that takes about a minute of load each.
+  for url in "$todo" ${BASELINE:+"$base"}; do
+    k6run load/create-tasks.js "$OUT/$store-warmup-$((${url##*:} - OFFSET)).json" TODO_URL="$url" RATE=$((RATE / 2)) \
+      DURATION="$WARMUP" P99_MS=100000
+  done
   k6run load/floor.js "$OUT/$store-floor-warmup.json" DAPR_URL="$dapr" RATE=100 DURATION=5s P99_MS=100000
   for i in $(seq 1 "$RUNS"); do
     sample "$OUT/$store-resources-$i.csv" "$run_dir/processes" &
@@ -188,6 +193,7 @@ STORES="$STORES"
 MAX_RATES=$MAX_RATES
 STEP=$STEP
 P99_MS=$P99_MS
+WARMUP=$WARMUP
 BASELINE_REF="$BASELINE_REF"
 BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
 JAVA_OPTS="$JAVA_OPTS_BENCH"
