@@ -76,7 +76,7 @@ for i in 1 2 3; do
     env APP_PORT=$((8090 + OFFSET)) DAPR_HTTP_PORT=$((3590 + OFFSET)) java $JAVA_OPTS_BENCH -jar todo-verticle/target/todo-api.jar
   time_to_ready daprd "http://127.0.0.1:$((3590 + OFFSET))/v1.0/healthz" \
     env DAPR_HOST_IP=127.0.0.1 "$DAPRD" --app-id startup-probe --dapr-http-port $((3590 + OFFSET)) \
-    --dapr-grpc-port $((50091 + OFFSET)) --dapr-internal-grpc-port $((50092 + OFFSET)) --metrics-port $((9190 + OFFSET)) \
+    --dapr-grpc-port $((20091 + OFFSET)) --dapr-internal-grpc-port $((20092 + OFFSET)) --metrics-port $((9190 + OFFSET)) \
     --dapr-listen-addresses 127.0.0.1 --resources-path dapr/components --config dapr/config.yaml
 done
 

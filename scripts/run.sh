@@ -46,12 +46,15 @@ PROCESSES=$RUN_DIR/processes
 O=${PORT_OFFSET:-0}
 
 # Port plan: process k (0 = todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports
-# 3500+10k (HTTP), 50001+10k (gRPC), 50002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390. PORT_OFFSET is
+# 3500+10k (HTTP), 20001+10k (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390. PORT_OFFSET is
 # added to all. The ports stay the same from one start to the next, so a process restarted alone finds the others.
+# Not Dapr's 50001/50002: those lie in Linux's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999), where any
+# outgoing connection may hold the port already; CI once saw daprd exit with "failed to start internal gRPC server:
+# ... bind: address already in use" that way. Every port here is below 32768 and outside the NodePort range.
 app_port() { echo $((8000 + $1 + O)); }
 http_port() { echo $((3500 + 10 * $1 + O)); }
-grpc_port() { echo $((50001 + 10 * $1 + O)); }
-internal_port() { echo $((50002 + 10 * $1 + O)); }
+grpc_port() { echo $((20001 + 10 * $1 + O)); }
+internal_port() { echo $((20002 + 10 * $1 + O)); }
 metrics_port() { echo $((9090 + 10 * $1 + O)); }
 REDIS_PORT=$((6390 + O))
 
