@@ -8,6 +8,7 @@ final class NotificationStats {
   private long deliveredFirstAttempt;
   private long deliveredByOutbox;
   private long alreadyDelivered;
+  private long waitedForFirstAttempt;
   private long retried;
   private long phantoms;
   private long givenUp;
@@ -23,6 +24,14 @@ final class NotificationStats {
   /** An outbox event for a notification this process had delivered already: acknowledged, not sent again. */
   void alreadyDelivered() {
     alreadyDelivered++;
+  }
+
+  /**
+   * An outbox event that came while its notification's first attempt was still under way, and waited for it: many of
+   * these mean that first attempts take longer than the outbox's second.
+   */
+  void waitedForFirstAttempt() {
+    waitedForFirstAttempt++;
   }
 
   /** An outbox event answered RETRY: Dapr will offer it again. */
@@ -44,6 +53,7 @@ final class NotificationStats {
       .put("delivered_first_attempt", deliveredFirstAttempt)
       .put("delivered_by_outbox", deliveredByOutbox)
       .put("outbox_already_delivered", alreadyDelivered)
+      .put("outbox_waited_for_first_attempt", waitedForFirstAttempt)
       .put("outbox_retries", retried)
       .put("outbox_phantoms", phantoms)
       .put("given_up", givenUp);

@@ -109,6 +109,24 @@ final class OutboxSubscriber {
       LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
       return Future.succeededFuture(SUCCESS);
     }
+    Future<TaskNotifier.Outcome> inFlight = recent.inFlight(notification.id());
+    if (inFlight != null) {
+      // Its first attempt is still under way (slower than the outbox's second or so): wait for it, not send it twice.
+      stats.waitedForFirstAttempt();
+      return inFlight.compose(outcome -> {
+        if (outcome.delivered()) {
+          stats.alreadyDelivered();
+          LOG.fine(() -> "outbox event for " + notification.id() + ": delivered by the attempt it waited for");
+          return Future.succeededFuture(SUCCESS);
+        }
+        return deliver(notification);
+      });
+    }
+    return deliver(notification);
+  }
+
+  /** Sends a notification the outbox published and this process has not delivered: SUCCESS or RETRY. Never fails. */
+  private Future<String> deliver(Notification notification) {
     if (tooOld(notification)) {
       stats.givenUp();
       LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "

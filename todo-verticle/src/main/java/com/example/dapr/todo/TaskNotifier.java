@@ -38,6 +38,12 @@ final class TaskNotifier {
    * is, for the counts.
    */
   Future<Outcome> send(Notification notification, boolean viaOutbox) {
+    Future<Outcome> outcome = attempt(notification, viaOutbox);
+    recent.sending(notification.id(), outcome);
+    return outcome;
+  }
+
+  private Future<Outcome> attempt(Notification notification, boolean viaOutbox) {
     return sidecar.invokeNotification(notification.invokeBody())
       .compose(answer -> "delivered".equals(answer.getString("status")) ? Future.succeededFuture(answer)
         // daprd 1.18.3 answered 200 with an empty body for an invocation whose replica was SIGKILLed in mid-request

@@ -54,6 +54,9 @@ final class FakeSidecar {
   volatile boolean inProgressOnNextInvoke;
   /** When set, the next invocation is answered 200 with an empty body, as daprd did for a replica killed mid-call. */
   volatile boolean emptyAnswerOnNextInvoke;
+  /** When set, invocations wait unanswered until {@link #releaseHeld()}, which then delivers them. */
+  volatile boolean holdInvocations;
+  private final List<Runnable> held = new CopyOnWriteArrayList<>();
   /** When set, the next conditional save fails because another writer changes the value first. */
   volatile boolean conflictOnNextSave;
   /** When set, writes fail as a failing store does (500) while reads work. */
@@ -231,13 +234,35 @@ final class FakeSidecar {
       request.response().setStatusCode(200).end();
       return;
     }
-    respond(request, invokeMode, () -> {
+    if (holdInvocations) {
+      held.add(() -> respond(request, Mode.OK, () -> deliver(request, body), null, null));
+      return;
+    }
+    respond(request, invokeMode, () -> deliver(request, body),
+      "ERR_DIRECT_INVOKE", "failed to invoke, id: " + APP_ID + ", err: connection refused");
+  }
+
+  /** How many invocations wait for {@link #releaseHeld()}. */
+  int heldCount() {
+    return held.size();
+  }
+
+  /** Answers every held invocation as a replica that delivered it, and stops holding new ones. */
+  void releaseHeld() {
+    holdInvocations = false;
+    List<Runnable> now = List.copyOf(held);
+    held.clear();
+    now.forEach(Runnable::run);
+  }
+
+  private void deliver(HttpServerRequest request, Buffer body) {
+    {
       JsonObject notification = body.toJsonObject();
       deliveredIds.add(String.valueOf(notification.getString("notification_id")));
       request.response().putHeader("Content-Type", "application/json").end(new JsonObject()
         .put("status", "delivered").put("message", notification.getString("message")).put("replica", "fake-1")
         .encode());
-    }, "ERR_DIRECT_INVOKE", "failed to invoke, id: " + APP_ID + ", err: connection refused");
+    }
   }
 
   private void respond(HttpServerRequest request, Mode mode, Runnable ok, String errorCode, String message) {

@@ -636,6 +636,31 @@ class TodoVerticleTest {
   }
 
   @Test
+  void anOutboxEventArrivingWhileTheFirstAttemptIsUnderWayWaitsForItInsteadOfSendingItAgain() throws Exception {
+    deploy();
+    sidecar.holdInvocations = true;
+    Future<HttpResponse<Buffer>> created = request(HttpMethod.POST, "/tasks").putHeader("Content-Type", JSON)
+      .sendBuffer(Buffer.buffer(new JsonObject().put("title", "Slow first attempt").encode()));
+    eventually("the first attempt reaches notification-service", () -> sidecar.heldCount() == 1);
+    assertEquals(1, sidecar.published().size(), "the outbox event, published while the first attempt is under way");
+
+    List<JsonObject> events = sidecar.published();
+    java.util.concurrent.FutureTask<List<String>> outbox = new java.util.concurrent.FutureTask<>(() -> deliverOutbox(events));
+    new Thread(outbox, "daprd-posting-the-outbox-event").start();
+    eventually("the outbox event waits for the first attempt",
+      () -> check("notifications").getJsonObject("data").getInteger("outbox_waited_for_first_attempt") == 1);
+    assertEquals(1, sidecar.invocations().size(), "not sent a second time beside the first attempt");
+    sidecar.releaseHeld();
+
+    assertEquals(List.of("SUCCESS"), outbox.get(15, TimeUnit.SECONDS));
+    JsonObject task = created.await(15, TimeUnit.SECONDS).bodyAsJsonObject();
+    assertEquals("delivered", task.getJsonObject("notification").getString("status"), task::encode);
+    assertEquals(1, sidecar.invocations().size(), "sent once in all");
+    assertEquals(1, sidecar.deliveries(task.getString("id") + ":created"), "received once, at the receiving end");
+    assertEquals(1, check("notifications").getJsonObject("data").getInteger("outbox_already_delivered"));
+  }
+
+  @Test
   void afterARestartTheOutboxSendsANotificationAgainWithTheSameIdForNotificationServiceToRecognise()
     throws Exception {
     deploy();
