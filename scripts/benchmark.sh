@@ -22,7 +22,7 @@ RATE=${RATE:-300}
 DURATION=${DURATION:-30s}
 RUNS=${RUNS:-3}
 STORES=${STORES:-memory redis}
-MAX_RATES=${MAX_RATES:-200,400,600,800,1000,1200,1400}
+MAX_RATES=${MAX_RATES:-200,300,400,500,600,700,800,1000,1200}
 STEP=${STEP:-10s}
 P99_MS=${P99_MS:-250}
 WARMUP=${WARMUP:-60s}
@@ -64,7 +64,7 @@ time_to_ready() { # name url command...
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$name $ms" >> "$OUT/startup.txt"
 }
-JAVA_OPTS_BENCH=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError}
+JAVA_OPTS_BENCH=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 say "measuring start-to-ready (3 times each)"
 : > "$OUT/startup.txt"
 for i in 1 2 3; do

@@ -169,7 +169,12 @@ for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q 
 redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server did not start; see $LOG_DIR/redis.log"
 declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1 REDIS_HOST="127.0.0.1:$REDIS_PORT")
 
-JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError}
+# -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and each JVM's C2 compiler
+# thread competed with the event loops during the first minute of load. On 2 cores, 100-150 POST /tasks/s against a
+# freshly started system failed 42-67% (todo-api's calls to its sidecar timed out at STATE_TIMEOUT_MS behind its own
+# busy event loop, and the breaker opened); with C1 only, 0% from the first second. Warm, C2's code is some 10% cheaper
+# (docs/BENCHMARKS.md compares systems under the same options). Set JAVA_OPTS to choose otherwise.
+JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 start_sidecar() { # k app_id
   local k=$1 app_id=$2 name
   [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
