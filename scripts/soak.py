@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The soak test: the embedded system under a steady low rate for hours, not part of CI.
 
-    scripts/soak.sh                 (DURATION=2h10m RATE=20 STORE=redis SAMPLE_S=30 PORT_OFFSET=500)
+    scripts/soak.sh                 (DURATION=2h10m RATE=20 STORE=redis SAMPLE_S=30 PROGRESS_S=600 PORT_OFFSET=500)
 
 It starts the system with scripts/run.sh (in its own run folder and ports), sends POST /tasks at RATE a second for
 DURATION from 127.0.0.1, SIGKILLs notification-2 halfway and starts it again 10 s later with the same command line, and
@@ -43,6 +43,7 @@ DURATION_S = seconds(os.environ.get("DURATION", "2h10m"))
 RATE = float(os.environ.get("RATE", "20"))
 STORE = os.environ.get("STORE", "redis")
 SAMPLE_S = int(os.environ.get("SAMPLE_S", "30"))
+PROGRESS_S = int(os.environ.get("PROGRESS_S", "600"))  # a progress line this often
 OFFSET = int(os.environ.get("PORT_OFFSET", "500"))
 RSS_GROWTH_PCT = float(os.environ.get("SOAK_RSS_GROWTH_PCT", "15"))
 STAMP = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -247,6 +248,13 @@ def main():
                         log(f"!!! {name} (pid {pid}) is not running")
             row.update(redis_figures())
             samples.append(row)
+            if len(samples) % max(1, PROGRESS_S // SAMPLE_S) == 0:
+                with traffic.lock:
+                    totals = {k: sum(m[k] for m in traffic.minutes.values()) for k in ("sent", "created", "non2xx")}
+                rss = ", ".join(f"{n} {v / 1024:.0f}" for n, v in row.items()
+                                if n in ("todo-api", "todo-api-daprd", "notification-1") and v)
+                log(f"{t // 60} min of {DURATION_S // 60}: {totals['sent']} sent, {totals['created']} created, "
+                    f"{totals['non2xx']} not 2xx, {len(exits)} process exits; RSS MB {rss}")
             stop.wait(SAMPLE_S)
 
     sampling = threading.Thread(target=sampler, daemon=True)
