@@ -9,7 +9,7 @@
 # while sampling CPU and RSS of every Java process and every daprd; and measures each service's start-to-ready time.
 # Writes the raw results to load/results/bench-<time>/, then docs/BENCHMARKS.md and docs/benchmark.png.
 #
-#   scripts/benchmark.sh            (RATE=300 DURATION=30s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s WARMUP=60s
+#   scripts/benchmark.sh            (RATE=300 DURATION=60s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s WARMUP=60s
 #                                    BASELINE_REF=7cb9a04, the last commit before the outbox; BASELINE_REF= skips it)
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
@@ -19,7 +19,7 @@ SCRIPT_NAME=benchmark
 cd "$ROOT"
 
 RATE=${RATE:-300}
-DURATION=${DURATION:-30s}
+DURATION=${DURATION:-60s}
 RUNS=${RUNS:-3}
 STORES=${STORES:-memory redis}
 MAX_RATES=${MAX_RATES:-200,300,400,500,600,700,800,1000,1200}
