@@ -39,11 +39,29 @@ K6=$("$ROOT/scripts/setup-go-tool.sh" k6 | tail -n 1)
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 (mvn -B -q -ntp package -DskipTests) || die "the Maven build failed"
 BASELINE=""
+# However the script ends (done, failed, Ctrl-C), nothing it started stays behind: the probe of start-up, both systems,
+# the baseline's worktree.
+PROBE_PID=""
+cleanup() {
+  [ -z "$PROBE_PID" ] || kill "$PROBE_PID" 2>/dev/null || true
+  local d
+  for d in "$OUT"/run-memory "$OUT"/run-redis; do
+    [ -d "$d" ] && RUN_DIR=$d PORT_OFFSET=$OFFSET "$ROOT/scripts/run.sh" stop > /dev/null 2>&1
+  done
+  if [ -n "$BASELINE" ]; then
+    for d in "$OUT"/run-baseline-memory "$OUT"/run-baseline-redis; do
+      [ -d "$d" ] && RUN_DIR=$d PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" stop > /dev/null 2>&1
+    done
+    git -C "$ROOT" worktree remove --force "$BASELINE" 2>/dev/null
+  fi
+  true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 if [ -n "$BASELINE_REF" ]; then
   BASELINE=$OUT/baseline-src
   say "building the baseline $BASELINE_REF ($(git log -1 --format=%s "$BASELINE_REF" | cut -c1-70)) in $BASELINE"
   git worktree add -f --detach "$BASELINE" "$BASELINE_REF" > /dev/null 2>&1 || die "git worktree add $BASELINE_REF failed"
-  trap 'git -C "$ROOT" worktree remove --force "$BASELINE" 2>/dev/null || true' EXIT
   (cd "$BASELINE" && mvn -B -q -ntp package -DskipTests) || die "the baseline's Maven build failed"
 fi
 
@@ -55,6 +73,7 @@ time_to_ready() { # name url command...
   start=$(date +%s%N)
   "$@" > "$OUT/startup-$name.log" 2>&1 &
   pid=$!
+  PROBE_PID=$pid
   until curl -s -o /dev/null --max-time 1 -w '%{http_code}' "$url" | grep -q '^2'; do
     kill -0 "$pid" 2>/dev/null || die "$name exited while starting; see $OUT/startup-$name.log"
     [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 30000 ] || die "$name not ready after 30 s"
