@@ -170,10 +170,10 @@ redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server 
 declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1 REDIS_HOST="127.0.0.1:$REDIS_PORT")
 
 # -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and each JVM's C2 compiler
-# thread competed with the event loops during the first minute of load. On 2 cores, 100-150 POST /tasks/s against a
-# freshly started system failed 42-67% (todo-api's calls to its sidecar timed out at STATE_TIMEOUT_MS behind its own
-# busy event loop, and the breaker opened); with C1 only, 0% from the first second. Warm, C2's code is some 10% cheaper
-# (docs/BENCHMARKS.md compares systems under the same options). Set JAVA_OPTS to choose otherwise.
+# thread competes with the event loops for minutes of load. On 2 cores, 150 POST /tasks/s against a freshly started
+# system failed 9-35% per 30 s run for two minutes with C2 (the replicas answered so slowly that todo-api's breakers
+# opened), 0% in 4 of 5 cold runs with C1 only. Warm, C2's code is some 10% cheaper (docs/BENCHMARKS.md compares the
+# systems under the same options). Set JAVA_OPTS to choose otherwise.
 JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 start_sidecar() { # k app_id
   local k=$1 app_id=$2 name

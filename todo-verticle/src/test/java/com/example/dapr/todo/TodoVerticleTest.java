@@ -636,6 +636,29 @@ class TodoVerticleTest {
   }
 
   @Test
+  void invocationsHoldingEveryConnectionOfTheirPoolDoNotHoldUpSaves() throws Exception {
+    deploy("HTTP_POOL_SIZE", "2", "NOTIFY_TIMEOUT_MS", "60000");
+    sidecar.holdInvocations = true;
+    List<Future<HttpResponse<Buffer>>> creates = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      creates.add(request(HttpMethod.POST, "/tasks").putHeader("Content-Type", JSON)
+        .sendBuffer(Buffer.buffer(new JsonObject().put("title", "Bulkhead " + i).encode())));
+      if (i == 1) {
+        eventually("two invocations hold both connections of a pool of 2", () -> sidecar.heldCount() == 2);
+      }
+    }
+
+    eventually("the third task is saved while the two invocations still hang", () -> sidecar.transactions().size() == 3);
+    assertEquals(2, sidecar.heldCount(), "its own invocation waits for a connection of the invocations' pool");
+    sidecar.releaseHeld();
+    for (Future<HttpResponse<Buffer>> create : creates) {
+      HttpResponse<Buffer> response = create.await(15, TimeUnit.SECONDS);
+      assertEquals(201, response.statusCode(), response.bodyAsString());
+      assertEquals("delivered", response.bodyAsJsonObject().getJsonObject("notification").getString("status"));
+    }
+  }
+
+  @Test
   void anOutboxEventArrivingWhileTheFirstAttemptIsUnderWayWaitsForItInsteadOfSendingItAgain() throws Exception {
     deploy();
     sidecar.holdInvocations = true;
