@@ -172,8 +172,9 @@ declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1 REDIS_HOST="127.0.0.1:$REDIS_PORT
 # -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and each JVM's C2 compiler
 # thread competes with the event loops for minutes of load. On 2 cores, 150 POST /tasks/s against a freshly started
 # system failed 9-35% per 30 s run for two minutes with C2 (the replicas answered so slowly that todo-api's breakers
-# opened), 0% in 4 of 5 cold runs with C1 only. Warm, C2's code is some 10% cheaper (docs/BENCHMARKS.md compares the
-# systems under the same options). Set JAVA_OPTS to choose otherwise.
+# opened), 0% in 4 of 5 cold runs with C1 only. Over the benchmark's half hour C1 also cost less CPU in all (the
+# compilers never finish on 2 shared cores): 300 POST /tasks/s took 92% of a core with C1 against 126% with C2 for the
+# system before the outbox, 146% (at 268/s) against 165% (at 273/s) for the durable one. Set JAVA_OPTS to choose.
 JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 start_sidecar() { # k app_id
   local k=$1 app_id=$2 name
