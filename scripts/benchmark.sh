@@ -164,7 +164,7 @@ for store in $STORES; do
     RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" --detach "$flag" > "$OUT/run-baseline-$store.log" 2>&1 \
       || { tail -n 30 "$OUT/run-baseline-$store.log" >&2; die "the baseline did not start"; }
   fi
-  # Warm-up: every JVM of both systems compiles its hot paths (C2) before anything is measured; on 2 cores, with eight
+  # Warm-up: every JVM of both systems compiles its hot paths before anything is measured; on 2 cores, with eight
   # JVMs, that takes about a minute of load each.
   for url in "$todo" ${BASELINE:+"$base"}; do
     k6run load/create-tasks.js "$OUT/$store-warmup-$((${url##*:} - OFFSET)).json" TODO_URL="$url" RATE=$((RATE / 2)) \

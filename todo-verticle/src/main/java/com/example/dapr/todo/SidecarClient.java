@@ -136,7 +136,7 @@ public final class SidecarClient {
 
   private Future<Void> write(String operation, String path, Buffer body, boolean conditional) {
     Supplier<Future<HttpResponse<Buffer>>> save = () -> stateBreaker.<HttpResponse<Buffer>>execute(() ->
-        send(operation, HttpMethod.POST, path, body, null, resilience.stateTimeoutMs(), conditional))
+        send(stateClient, operation, HttpMethod.POST, path, body, null, resilience.stateTimeoutMs(), conditional))
       .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.stateTimeoutMs())));
     return (conditional ? save.get() : withRetries(save))
       .compose(response -> expectSuccess(operation, response))
@@ -194,7 +194,8 @@ public final class SidecarClient {
 
   private Future<HttpResponse<Buffer>> invokeUntilReceived(String operation, Buffer body, String appIdHeader,
                                                            int retry) {
-    return send(operation, HttpMethod.POST, invokePath, body, appIdHeader, resilience.notifyTimeoutMs(), false)
+    return send(invokeClient, operation, HttpMethod.POST, invokePath, body, appIdHeader, resilience.notifyTimeoutMs(),
+      false)
       .recover(failure -> {
         if (retry >= resilience.notifyUndeliveredRetries() || !(failure instanceof SidecarException e)
           || !e.neverReachedApp()) {
@@ -231,23 +232,23 @@ public final class SidecarClient {
   }
 
   /**
-   * One call through {@code breaker}. A 5xx answer, a timeout or a connection failure count as breaker failures; a
+   * One state-store call through {@code breaker}, on the state calls' pool. A 5xx answer, a timeout or a connection failure count as breaker failures; a
    * 4xx answer does not (the sidecar is healthy, the request was wrong) and reaches the caller as a response.
    */
   private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
                                             Buffer body, long timeoutMs) {
-    return breaker.<HttpResponse<Buffer>>execute(() -> send(operation, method, uri, body, null, timeoutMs, false))
+    return breaker.<HttpResponse<Buffer>>execute(() -> send(stateClient, operation, method, uri, body, null, timeoutMs,
+      false))
       .recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
   }
 
   /**
-   * One HTTP request to the sidecar; a 5xx answer fails it with Dapr's error, except, for a conditional write, the
+   * One HTTP request to the sidecar on {@code client}'s pool; a 5xx answer fails it with Dapr's error, except, for a conditional write, the
    * store's own refusal ({@code ERR_STATE_SAVE}, {@code ERR_STATE_TRANSACTION}), which is an answer about the data.
    */
-  private Future<HttpResponse<Buffer>> send(String operation, HttpMethod method, String uri, Buffer body,
-                                            String appIdHeader, long timeoutMs, boolean conditional) {
-    HttpRequest<Buffer> request = (appIdHeader != null || uri.startsWith(invokePath) ? invokeClient : stateClient)
-      .request(method, uri)
+  private Future<HttpResponse<Buffer>> send(WebClient client, String operation, HttpMethod method, String uri,
+                                            Buffer body, String appIdHeader, long timeoutMs, boolean conditional) {
+    HttpRequest<Buffer> request = client.request(method, uri)
       .idleTimeout(timeoutMs)
       .connectTimeout(timeoutMs);
     authorize(request);
