@@ -12,6 +12,9 @@ import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
 
+import java.util.List;
+import java.util.UUID;
+
 /**
  * The record of delivered notifications, shared by every replica through each replica's own Dapr sidecar and one state
  * store ({@code POST}/{@code GET /v1.0/state/notificationstore}). A replica first claims a notification under
@@ -27,6 +30,12 @@ import io.vertx.ext.web.client.WebClientOptions;
  * whose save the store applied but failed to acknowledge: the fault suite saw both.) Two keys, because Redis refuses
  * any later save of a key first written first-write unless it carries the key's ETag, which Dapr's save does not
  * answer.
+ * <p>
+ * Both writes are batched ({@link Batcher}): claims that arrive while a claim call is under way go together in Dapr's
+ * bulk save ({@code POST /v1.0/state/notificationstore} with many items), answers in one
+ * {@code POST /v1.0/state/notificationstore/transaction} (one round trip to Redis for the whole batch). Every claim
+ * carries a token of its own attempt: when a bulk save fails (Dapr answers one error for the batch if any item was
+ * refused, and applies the others), each claim is read back, and it is this attempt's if it holds its token.
  */
 final class DeliveryRecords {
 
@@ -50,6 +59,8 @@ final class DeliveryRecords {
   private final String replica;
   private final WebClient client;
   private final String statePath;
+  private final Batcher<JsonObject> claims;
+  private final Batcher<JsonObject> answers;
 
   DeliveryRecords(Vertx vertx, NotificationConfig.Dedup config, String replica) {
     this.config = config;
@@ -59,19 +70,30 @@ final class DeliveryRecords {
         .setKeepAlive(true).setTcpNoDelay(true).setUserAgent("notification-service"),
       new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(4_096));
     this.statePath = "/v1.0/state/" + config.store();
+    this.claims = new Batcher<>(config.batchMax(), this::saveAll);
+    this.answers = new Batcher<>(vertx, config.batchMax(), config.recordLingerMs(), this::upsertAll);
   }
 
   /** Claims {@code notificationId} for this replica, or says who has it. Fails when the store cannot be reached. */
   Future<Claim> claim(String notificationId) {
     String key = "claim-" + notificationId;
-    JsonObject claim = new JsonObject().put("replica", replica).put("claimed_at", System.currentTimeMillis());
-    return save(key, claim, null, true).compose(saved -> saved ? Future.succeededFuture(new Claimed())
-      : read("delivery-" + notificationId).compose(delivery -> delivery != null
-        ? Future.succeededFuture(new AlreadyDelivered(delivery.value()))
-        : read(key).compose(existing -> existing == null
-          // Expired between the calls: nobody has it now; the sender tries again.
+    JsonObject claim = new JsonObject().put("replica", replica).put("claimed_at", System.currentTimeMillis())
+      .put("attempt", UUID.randomUUID().toString());
+    return claims.submit(item(key, claim, null, true))
+      .<Claim>map(saved -> new Claimed())
+      // Refused for this claim or another of its batch, or the store failed: what is stored now tells.
+      .recover(refusedOrFailed -> read(key).compose(existing -> isThisAttempt(existing, claim)
+        ? Future.succeededFuture(new Claimed())
+        : read("delivery-" + notificationId).compose(delivery -> delivery != null
+          ? Future.succeededFuture(new AlreadyDelivered(delivery.value()))
+          : existing == null
+          // Expired, or this claim was not applied: nobody has it now; the sender tries again.
           ? Future.succeededFuture(new InProgress("nobody"))
           : takeOverIfAbandoned(key, existing, claim))));
+  }
+
+  private static boolean isThisAttempt(Entry existing, JsonObject claim) {
+    return existing != null && claim.getString("attempt").equals(existing.value().getString("attempt"));
   }
 
   private Future<Claim> takeOverIfAbandoned(String key, Entry existing, JsonObject claim) {
@@ -79,22 +101,17 @@ final class DeliveryRecords {
     if (System.currentTimeMillis() - claimedAt < config.claimTimeoutMs()) {
       return Future.succeededFuture(new InProgress(existing.value().getString("replica")));
     }
-    return save(key, claim, existing.etag(), true)
+    return saveIfUnchanged(key, claim, existing.etag())
       .map(taken -> taken ? new Claimed() : new InProgress("another replica"));
   }
 
   /** Records that this replica delivered {@code notificationId} and answered {@code answer}. */
   Future<Void> delivered(String notificationId, JsonObject answer) {
-    return save("delivery-" + notificationId, answer, null, false).mapEmpty();
+    return answers.submit(item("delivery-" + notificationId, answer, null, false));
   }
 
-  /**
-   * A save of {@code key}, expiring after the TTL; {@code firstWrite} makes it conditional: on {@code etag}, or without
-   * one, on the key having no value. Answers whether it was saved; false when the store refused a conditional save:
-   * the in-memory store answers 409 for a taken key, Redis 500 ERR_STATE_SAVE (for a key first written first-write,
-   * as every claim is), which is also what it answers when it fails, so the caller reads the key to tell.
-   */
-  private Future<Boolean> save(String key, JsonObject value, String etag, boolean firstWrite) {
+  /** One item of a save: {@code value} under {@code key}, expiring after the TTL, first-write when asked. */
+  private JsonObject item(String key, JsonObject value, String etag, boolean firstWrite) {
     JsonObject item = new JsonObject().put("key", key).put("value", value)
       .put("metadata", new JsonObject().put("ttlInSeconds", String.valueOf(config.ttlSeconds())));
     if (firstWrite) {
@@ -103,15 +120,37 @@ final class DeliveryRecords {
     if (etag != null) {
       item.put("etag", etag);
     }
-    return request(HttpMethod.POST, statePath).sendBuffer(new JsonArray().add(item).toBuffer()).compose(response -> {
-      if (response.statusCode() / 100 == 2) {
-        return Future.succeededFuture(true);
-      }
-      if (firstWrite && isStoreRefusal(response)) {
-        return Future.succeededFuture(false);
-      }
-      return Future.failedFuture(failure("save " + key, response));
-    });
+    return item;
+  }
+
+  /** Dapr's bulk save of {@code items}: one call, which fails if the store refused or failed any of them. */
+  private Future<Void> saveAll(List<JsonObject> items) {
+    String what = items.size() == 1 ? "save " + items.get(0).getString("key") : "save " + items.size() + " claims";
+    return request(HttpMethod.POST, statePath).sendBuffer(new JsonArray(items).toBuffer())
+      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture()
+        : Future.failedFuture(failure(what, response)));
+  }
+
+  /** {@code items} upserted in one transaction: one call, and one round trip from the sidecar to Redis. */
+  private Future<Void> upsertAll(List<JsonObject> items) {
+    JsonArray operations = new JsonArray(items.stream()
+      .map(item -> new JsonObject().put("operation", "upsert").put("request", item)).toList());
+    return request(HttpMethod.POST, statePath + "/transaction")
+      .sendBuffer(new JsonObject().put("operations", operations).toBuffer())
+      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture()
+        : Future.failedFuture(failure("record " + items.size() + " answer(s)", response)));
+  }
+
+  /**
+   * A save of {@code key} only if it is still at {@code etag} (taking over an abandoned claim). Answers whether it was
+   * saved; false when the store refused it: the in-memory store answers 409, Redis 500 ERR_STATE_SAVE, which is also
+   * what it answers when it fails, so the caller reads the key to tell.
+   */
+  private Future<Boolean> saveIfUnchanged(String key, JsonObject value, String etag) {
+    return request(HttpMethod.POST, statePath).sendBuffer(new JsonArray().add(item(key, value, etag, true)).toBuffer())
+      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture(true)
+        : isStoreRefusal(response) ? Future.succeededFuture(false)
+        : Future.failedFuture(failure("save " + key, response)));
   }
 
   private record Entry(JsonObject value, String etag) {
@@ -152,6 +191,11 @@ final class DeliveryRecords {
   private IllegalStateException failure(String what, HttpResponse<Buffer> response) {
     return new IllegalStateException(what + " in state store " + config.store() + " through the sidecar answered "
       + response.statusCode() + ": " + response.bodyAsString());
+  }
+
+  /** Records every answer still waiting, at once; completes when they are recorded or failed. */
+  Future<Void> flush() {
+    return answers.flush();
   }
 
   void close() {

@@ -73,18 +73,19 @@ public class NotificationVerticle extends VerticleBase {
   }
 
   /**
-   * On SIGTERM (Vert.x undeploys on shutdown): stop accepting, let the notifications in flight finish (up to 10 s), so
-   * that a graceful stop never leaves one recorded and not delivered (see {@link DeliveryRecords}).
+   * On SIGTERM (Vert.x undeploys on shutdown): stop accepting, let the notifications in flight finish (up to 10 s), and
+   * record the answers still waiting to be recorded, so that a graceful stop never leaves a notification delivered
+   * without its record (see {@link DeliveryRecords}).
    */
   @Override
   public Future<?> stop() {
     Future<Void> closed = server == null ? Future.succeededFuture()
       : server.shutdown(10, java.util.concurrent.TimeUnit.SECONDS);
-    return closed.onComplete(ar -> {
-      if (records != null) {
-        records.close();
-      }
-    });
+    if (records == null) {
+      return closed;
+    }
+    return closed.transform(ar -> records.flush())
+      .onComplete(ar -> records.close());
   }
 
   /** The actual port, useful when APP_PORT is 0 (tests). */

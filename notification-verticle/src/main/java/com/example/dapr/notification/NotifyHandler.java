@@ -75,14 +75,12 @@ final class NotifyHandler {
       }
       deliver(message, taskId, notificationId);
       JsonObject answer = answer(message, taskId, notificationId);
-      return records.delivered(notificationId, answer)
-        .recover(failure -> {
-          // Delivered all the same: answer so. A repeat finds the claim, and after CLAIM_TIMEOUT_MS delivers again.
-          LOG.warning(() -> "notification " + notificationId + " delivered, but its answer was not recorded: "
-            + failure.getMessage());
-          return Future.succeededFuture();
-        })
-        .map(answer);
+      // The answer is recorded in the background, batched with others (DEDUP_RECORD_LINGER_MS): the sender need not
+      // wait for it. A repeat meanwhile finds the claim and is told to come back; if the record fails, a repeat after
+      // CLAIM_TIMEOUT_MS delivers again.
+      records.delivered(notificationId, answer).onFailure(failure -> LOG.warning(() -> "notification "
+        + notificationId + " delivered, but its answer was not recorded: " + failure.getMessage()));
+      return Future.succeededFuture(answer);
     });
   }
 

@@ -48,11 +48,25 @@ class NotificationVerticleTest {
 
   /** Deploys a replica that keeps its delivery record through the fake sidecar in {@code store}; answers its port. */
   private int replica(String name, String store, boolean faultInjection) throws Exception {
-    NotificationConfig config = new NotificationConfig(0, name, 16_384, 3, faultInjection,
-      new NotificationConfig.Dedup(store, "127.0.0.1", sidecar.port(), null, 2_000, 90_000, CLAIM_TIMEOUT_MS));
+    return replica(name, store, faultInjection, 50).actualPort();
+  }
+
+  private NotificationVerticle replica(String name, String store, boolean faultInjection, long recordLingerMs)
+    throws Exception {
+    NotificationConfig config = new NotificationConfig(0, name, 16_384, 3, faultInjection, dedup(store, recordLingerMs));
     NotificationVerticle verticle = new NotificationVerticle(config);
     vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
-    return verticle.actualPort();
+    return verticle;
+  }
+
+  private NotificationConfig.Dedup dedup(String store, long recordLingerMs) {
+    return new NotificationConfig.Dedup(store, "127.0.0.1", sidecar.port(), null, 2_000, 90_000, CLAIM_TIMEOUT_MS, 100,
+      recordLingerMs);
+  }
+
+  /** The answer a replica recorded for {@code notificationId}, once it is recorded (in the background). */
+  private JsonObject recorded(String notificationId) throws Exception {
+    return sidecar.saved("delivery-" + notificationId).await(10, TimeUnit.SECONDS);
   }
 
   private HttpRequest<Buffer> request(HttpMethod method, String path) {
@@ -99,6 +113,7 @@ class NotificationVerticleTest {
     assertEquals("t-1:created", answer.getString("notification_id"));
     assertEquals("replica-a", answer.getString("replica"));
     assertNotNull(answer.getString("delivered_at"));
+    assertEquals(answer, recorded("t-1:created"), "the record is the answer");
     List<JsonObject> saves = sidecar.saves();
     assertEquals(2, saves.size(), "the claim, then the answer");
     assertEquals("claim-t-1:created", saves.get(0).getString("key"));
@@ -106,7 +121,6 @@ class NotificationVerticleTest {
     assertEquals("replica-a", saves.get(0).getJsonObject("value").getString("replica"));
     assertEquals("delivery-t-1:created", saves.get(1).getString("key"));
     saves.forEach(save -> assertEquals("90000", save.getJsonObject("metadata").getString("ttlInSeconds")));
-    assertEquals(answer, sidecar.value("delivery-t-1:created"), "the record is the answer");
     assertEquals(1, deliveries("?notification_id=t-1:created").getJsonArray("recent").size());
   }
 
@@ -141,6 +155,7 @@ class NotificationVerticleTest {
   void aRepeatOnAnyReplicaIsAnsweredFromTheFirstDeliveryAndNotDeliveredAgain() throws Exception {
     int other = replica("replica-b", FakeStateSidecar.STORE, false);
     JsonObject first = notifyAt(port, notification("t-1:created")).bodyAsJsonObject();
+    recorded("t-1:created");
 
     HttpResponse<Buffer> again = notifyAt(other, notification("t-1:created"));
     HttpResponse<Buffer> thrice = notifyAt(port, notification("t-1:created"));
@@ -169,6 +184,53 @@ class NotificationVerticleTest {
     assertEquals(1L, deliveries("").getLong("delivered") + deliveriesAt(other, "").getLong("delivered"));
     assertEquals(1, attempts.stream().filter(a -> a.result().statusCode() == 200
       && !a.result().bodyAsJsonObject().getBoolean("duplicate", false)).count());
+  }
+
+  @Test
+  void claimsAndAnswersMadeWhileOneCallIsUnderWayGoInOneCallAndARefusedClaimDoesNotSinkTheOthers() throws Exception {
+    sidecar.put("claim-t-2:created", new JsonObject().put("replica", "replica-x")
+      .put("claimed_at", System.currentTimeMillis()));
+    DeliveryRecords records = new DeliveryRecords(vertx, dedup(FakeStateSidecar.STORE, 50), "replica-a");
+    int savesBefore = sidecar.calls("POST save");
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    io.vertx.core.Promise<List<DeliveryRecords.Claim>> claimed = io.vertx.core.Promise.promise();
+    // All three in one turn of the event loop: the first goes alone, the other two wait for it and go together.
+    context.runOnContext(v -> {
+      List<Future<DeliveryRecords.Claim>> claims = List.of(records.claim("t-1:created"), records.claim("t-2:created"),
+        records.claim("t-3:created"));
+      Future.all(claims).onComplete(done -> claimed.complete(claims.stream().map(Future::result).toList()));
+    });
+    List<DeliveryRecords.Claim> claims = claimed.future().await(10, TimeUnit.SECONDS);
+
+    assertTrue(claims.get(0) instanceof DeliveryRecords.Claimed, String.valueOf(claims));
+    assertEquals(new DeliveryRecords.InProgress("replica-x"), claims.get(1), "refused: another replica has it");
+    assertTrue(claims.get(2) instanceof DeliveryRecords.Claimed, "saved in the same bulk as the refused one");
+    assertEquals("replica-a", sidecar.value("claim-t-3:created").getString("replica"));
+    assertEquals(2, sidecar.calls("POST save") - savesBefore, "one bulk save for the claims made meanwhile");
+
+    io.vertx.core.Promise<Void> recorded = io.vertx.core.Promise.promise();
+    context.runOnContext(v -> Future.all(records.delivered("t-1:created", new JsonObject().put("n", 1)),
+        records.delivered("t-3:created", new JsonObject().put("n", 3)),
+        records.delivered("t-4:created", new JsonObject().put("n", 4)))
+      .<Void>mapEmpty().onComplete(recorded));
+    recorded.future().await(10, TimeUnit.SECONDS);
+    assertEquals(1, sidecar.calls("POST transaction"), "the three answers, lingering, in one transaction");
+    assertEquals(new JsonObject().put("n", 4), sidecar.value("delivery-t-4:created"));
+    assertEquals(new JsonObject().put("n", 3), sidecar.value("delivery-t-3:created"));
+    records.close();
+  }
+
+  @Test
+  void theAnswerDoesNotWaitForTheRecordAndAGracefulStopRecordsEveryAnswerStillWaiting() throws Exception {
+    NotificationVerticle lingering = replica("replica-l", FakeStateSidecar.STORE, false, 600_000);
+
+    HttpResponse<Buffer> response = notifyAt(lingering.actualPort(), notification("t-7:created"));
+    assertEquals(200, response.statusCode(), response.bodyAsString());
+    assertNotNull(sidecar.value("claim-t-7:created"), "claimed before it was delivered");
+    assertEquals(null, sidecar.value("delivery-t-7:created"), "answered before its record was written");
+
+    vertx.undeploy(lingering.deploymentID()).await(10, TimeUnit.SECONDS);
+    assertEquals(response.bodyAsJsonObject(), sidecar.value("delivery-t-7:created"), "recorded on the way out");
   }
 
   @Test
