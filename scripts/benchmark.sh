@@ -83,7 +83,10 @@ time_to_ready() { # name url command...
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$name $ms" >> "$OUT/startup.txt"
 }
+# The same JVM options for every JVM of both systems: the baseline's own run.sh defaulted to C2, this one's to C1, and
+# a comparison of two JITs is not a comparison of two designs.
 JAVA_OPTS_BENCH=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
+export JAVA_OPTS=$JAVA_OPTS_BENCH
 say "measuring start-to-ready (3 times each)"
 : > "$OUT/startup.txt"
 for i in 1 2 3; do

@@ -2,10 +2,12 @@ package com.example.dapr.notification;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -73,6 +75,47 @@ class BatcherTest {
     assertEquals(List.of(4), calls.get(2));
     outcomes.get(2).complete();
     assertTrue(fourth.succeeded());
+  }
+
+  @Test
+  void withALingerItemsWaitForOthersAndAFlushSendsThemAtOnce() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      Promise<Void> flushed = Promise.promise();
+      vertx.runOnContext(v -> {
+        Batcher<Integer> batcher = new Batcher<>(vertx, 100, 600_000, items -> {
+          calls.add(items);
+          return Future.succeededFuture();
+        });
+        batcher.submit(1);
+        batcher.submit(2);
+        if (!calls.isEmpty()) {
+          flushed.fail("sent before its linger: " + calls);
+          return;
+        }
+        batcher.flush().onComplete(flushed);
+      });
+      flushed.future().await(10, TimeUnit.SECONDS);
+      assertEquals(List.of(List.of(1, 2)), calls, "both in one call, on the flush, not after ten minutes");
+
+      Promise<List<List<Integer>>> lingered = Promise.promise();
+      List<List<Integer>> lingeredCalls = new ArrayList<>();
+      vertx.runOnContext(v -> {
+        Batcher<Integer> batcher = new Batcher<>(vertx, 3, 20, items -> {
+          lingeredCalls.add(items);
+          return Future.succeededFuture();
+        });
+        List<Future<Void>> items = new ArrayList<>();
+        for (int i = 1; i <= 4; i++) {
+          items.add(batcher.submit(i));
+        }
+        Future.all(items).onComplete(done -> lingered.complete(lingeredCalls));
+      });
+      assertEquals(List.of(List.of(1, 2, 3), List.of(4)), lingered.future().await(10, TimeUnit.SECONDS),
+        "a full batch goes at once; the rest after the linger");
+    } finally {
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test
