@@ -172,6 +172,48 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
   }
 
   @Test
+  void aRepeatIsAnsweredFromTheRecordTheReplicaBatchedIntoRedisAndIsDeliveredOnceOverAllReplicas() throws Exception {
+    String id = "repeat-" + java.util.UUID.randomUUID() + ":created";
+    JsonObject body = new JsonObject().put("message", "Todo created: once").put("task_id", "repeat")
+      .put("notification_id", id);
+    String invoke = "/v1.0/invoke/notification-service/method/notify";
+    JsonObject first = http.postJson(system.todoSidecarPort(), invoke, body).bodyAsJsonObject();
+    assertEquals("delivered", first.getString("status"), first::encode);
+
+    // The answer is recorded in the background (a transaction per DEDUP_RECORD_LINGER_MS), with the record's TTL.
+    int redisPort = Integer.parseInt(system.url("redis").replaceAll(".*:", ""));
+    String key = "notification-service||delivery-" + id;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long ttl;
+    while ((ttl = Long.parseLong(redis(redisPort, "TTL", key))) < 0) {
+      assertTrue(System.nanoTime() < deadline, "no record of " + id + " in Redis within 10 s (TTL " + ttl + ")");
+      http.vertx().timer(20).await(10, TimeUnit.SECONDS);
+    }
+    assertTrue(ttl > 89_000 && ttl <= 90_000, "DEDUP_TTL_SECONDS on the record: " + ttl);
+
+    for (int i = 0; i < 9; i++) {
+      HttpResponse<Buffer> again = http.postJson(system.todoSidecarPort(), invoke, body);
+      assertEquals(200, again.statusCode(), again.bodyAsString());
+      assertEquals(first.copy().put("duplicate", true), again.bodyAsJsonObject());
+    }
+    int received = 0;
+    for (int k = 1; k <= REPLICAS; k++) {
+      received += http.get(system.replicaPort(k), "/notifications?notification_id=" + id).bodyAsJsonObject()
+        .getJsonArray("recent").size();
+    }
+    assertEquals(1, received, "delivered once over the replicas, whichever each repeat reached");
+  }
+
+  private static String redis(int port, String... command) throws Exception {
+    List<String> args = new java.util.ArrayList<>(List.of("redis-cli", "-p", String.valueOf(port)));
+    args.addAll(List.of(command));
+    Process cli = new ProcessBuilder(args).redirectErrorStream(true).start();
+    String out = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertTrue(cli.waitFor(10, TimeUnit.SECONDS), "redis-cli did not answer");
+    return out;
+  }
+
+  @Test
   void aWrongAppIdBringsDaprsErrDirectInvokeIntoTheAnswer() throws Exception {
     int wrongAppId = todoApiWith("NOTIFICATION_APP_ID", "no-such-service");
 
