@@ -172,8 +172,9 @@ declare -a SIDECAR_ENV=(DAPR_HOST_IP=127.0.0.1 REDIS_HOST="127.0.0.1:$REDIS_PORT
 # store. With the in-memory store the markers, like the tasks, did not outlive the last run's sidecar, so the events
 # that run left unpublished never can be: daprd waits 11 s on each (1 s, then its backoff) before it drops it. The
 # 15,000 that a run stopped under overload left kept todo-api's sidecar at 155% of a core after a new start, and 78% of
-# the creates of its first 40 s failed (its state breaker opened). Drop them now. (Events already published to `notifications` are left: they are phantoms now, and
-# todo-api drops them at once.) Redis mode keeps the markers, and every event.
+# the creates of its first 40 s failed (its state breaker opened). Drop them now. (Events already published to
+# `notifications` are left: they are phantoms now, and todo-api drops them at once.) Redis mode keeps the markers, and
+# every event.
 OUTBOX_STREAM=defaulttodo-apinotificationsoutbox # Dapr: namespace + app id + outboxPublishTopic + "outbox"
 if [ "$STORE" = memory ]; then
   left=$(redis-cli -p "$REDIS_PORT" XLEN "$OUTBOX_STREAM" 2>/dev/null || echo 0)
