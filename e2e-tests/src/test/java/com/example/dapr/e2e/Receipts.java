@@ -71,11 +71,7 @@ final class Receipts {
   /** Whether notification-service's record of {@code notificationId} is in the Redis at {@code redisPort}. */
   static boolean recorded(int redisPort, String notificationId) {
     try {
-      Process cli = new ProcessBuilder("redis-cli", "-p", String.valueOf(redisPort), "EXISTS",
-        "notification-service||delivery-" + notificationId).redirectErrorStream(true).start();
-      String out = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
-      cli.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
-      return out.equals("1");
+      return RedisCli.run(redisPort, "EXISTS", "notification-service||delivery-" + notificationId).equals("1");
     } catch (IOException | InterruptedException e) {
       throw new IllegalStateException("cannot ask Redis for the record of " + notificationId, e);
     }

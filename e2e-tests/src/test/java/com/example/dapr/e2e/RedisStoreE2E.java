@@ -6,7 +6,6 @@ import io.vertx.ext.web.client.HttpResponse;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,10 +33,7 @@ class RedisStoreE2E extends AgainstEmbeddedSystem {
 
     // Dapr's Redis store keeps each key as a hash "<app-id>||<key>" with the value in its "data" field.
     int redisPort = URI.create(system.url("redis")).getPort();
-    Process cli = new ProcessBuilder("redis-cli", "-p", String.valueOf(redisPort), "HGET", "todo-api||task-" + id, "data")
-      .redirectErrorStream(true).start();
-    String data = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-    assertTrue(cli.waitFor(10, TimeUnit.SECONDS));
+    String data = RedisCli.run(redisPort, "HGET", "todo-api||task-" + id, "data");
     assertEquals(read.bodyAsJsonObject(), new JsonObject(data));
 
     HttpResponse<Buffer> completed = http.client().patch(system.todoPort(), "127.0.0.1", "/tasks/" + id)

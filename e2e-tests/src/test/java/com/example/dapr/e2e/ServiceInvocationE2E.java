@@ -9,6 +9,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -181,11 +182,11 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
     assertEquals("delivered", first.getString("status"), first::encode);
 
     // The answer is recorded in the background (a transaction per DEDUP_RECORD_LINGER_MS), with the record's TTL.
-    int redisPort = Integer.parseInt(system.url("redis").replaceAll(".*:", ""));
+    int redisPort = URI.create(system.url("redis")).getPort();
     String key = "notification-service||delivery-" + id;
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     long ttl;
-    while ((ttl = Long.parseLong(redis(redisPort, "TTL", key))) < 0) {
+    while ((ttl = Long.parseLong(RedisCli.run(redisPort, "TTL", key))) < 0) {
       assertTrue(System.nanoTime() < deadline, "no record of " + id + " in Redis within 10 s (TTL " + ttl + ")");
       http.vertx().timer(20).await(10, TimeUnit.SECONDS);
     }
@@ -208,7 +209,7 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
   void aNewStartWithTheInMemoryStoreDropsTheOutboxEventsTheLastRunCouldNotPublish() throws Exception {
     // What a run stopped under overload leaves in Redis: events of Dapr's internal outbox topic whose transaction
     // markers were in the in-memory store, gone with its sidecar. daprd would wait 11 s on each before dropping it.
-    int redisPort = Integer.parseInt(system.url("redis").replaceAll(".*:", ""));
+    int redisPort = URI.create(system.url("redis")).getPort();
     String stream = "defaulttodo-apinotificationsoutbox";
     StringBuilder commands = new StringBuilder();
     for (int i = 0; i < 3_000; i++) {
@@ -216,28 +217,15 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
         .append("\",\"specversion\":\"1.0\",\"source\":\"todo-api\",\"type\":\"com.dapr.event.sent\",")
         .append("\"datacontenttype\":\"application/json\",\"data\":{\"message\":\"left over\"}}'\n");
     }
-    Process cli = new ProcessBuilder("redis-cli", "-p", String.valueOf(redisPort)).redirectErrorStream(true).start();
-    cli.getOutputStream().write(commands.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    cli.getOutputStream().close();
-    cli.getInputStream().readAllBytes();
-    assertTrue(cli.waitFor(30, TimeUnit.SECONDS), "redis-cli did not finish");
-    assertTrue(Long.parseLong(redis(redisPort, "XLEN", stream)) >= 3_000);
+    RedisCli.runScript(redisPort, commands.toString());
+    assertTrue(Long.parseLong(RedisCli.run(redisPort, "XLEN", stream)) >= 3_000);
 
     system.stopAndStartAgain();
 
-    assertEquals("0", redis(redisPort, "XLEN", stream), "the last run's unpublishable outbox events are gone");
+    assertEquals("0", RedisCli.run(redisPort, "XLEN", stream), "the last run's unpublishable outbox events are gone");
     for (int i = 0; i < 20; i++) {
       create(system.todoPort(), "After the restart " + i);
     }
-  }
-
-  private static String redis(int port, String... command) throws Exception {
-    List<String> args = new java.util.ArrayList<>(List.of("redis-cli", "-p", String.valueOf(port)));
-    args.addAll(List.of(command));
-    Process cli = new ProcessBuilder(args).redirectErrorStream(true).start();
-    String out = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
-    assertTrue(cli.waitFor(10, TimeUnit.SECONDS), "redis-cli did not answer");
-    return out;
   }
 
   @Test
