@@ -14,9 +14,18 @@ import java.net.UnknownHostException;
  * @param recentLimit    RECENT_NOTIFICATIONS, 200: how many notifications {@code GET /notifications} remembers
  * @param faultInjection FAULT_INJECTION, false: when true, {@code PUT /faults} can slow {@code /notify} down (tests)
  * @param dedup          where the record of delivered notifications is kept, shared by every replica
+ * @param appApiToken    APP_API_TOKEN, none: the token this replica's Dapr sidecar sends in {@code dapr-api-token}
+ *                       (Dapr's {@code APP_API_TOKEN}, set on the sidecar too); when set, every route but the health
+ *                       routes refuses a call without it with 401
  */
 public record NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
-                                 Dedup dedup) {
+                                 Dedup dedup, String appApiToken) {
+
+  /** Without an app API token: every route answers any caller. */
+  public NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
+                            Dedup dedup) {
+    this(port, replica, maxBodyBytes, recentLimit, faultInjection, dedup, null);
+  }
 
   /**
    * The deduplication record: kept in the Dapr state store {@code store} (DEDUP_STORE_NAME, "notificationstore";
@@ -51,7 +60,8 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
       (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000),
       "true".equalsIgnoreCase(env.choice("FAULT_INJECTION", "false", "true", "false")),
-      dedup);
+      dedup,
+      env.string("APP_API_TOKEN", null));
   }
 
   private static String localHostName() {

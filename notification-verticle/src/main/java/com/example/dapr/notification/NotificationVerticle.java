@@ -1,5 +1,6 @@
 package com.example.dapr.notification;
 
+import com.example.dapr.http.AppApiToken;
 import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
@@ -51,6 +52,9 @@ public class NotificationVerticle extends VerticleBase {
 
     Router router = Router.router(vertx);
     JsonErrors.install(router);
+    // Only this replica's sidecar may call it: every route but the health routes, which Dapr probes without the token.
+    router.routeWithRegex("^(?!/health(/|$)).*")
+      .handler(AppApiToken.require(config.appApiToken(), "/notify, /notifications and /faults"));
     router.post("/notify").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     router.post("/notify").handler(notify::notify);
     router.get("/notifications").handler(notify::list);
@@ -69,7 +73,8 @@ public class NotificationVerticle extends VerticleBase {
         + " listening on port " + s.actualPort() + (records == null ? "; deduplication off"
         : "; delivered once, recorded in state store '" + config.dedup().store() + "' through the sidecar at "
         + config.dedup().sidecarHost() + ":" + config.dedup().sidecarHttpPort())
-        + (config.faultInjection() ? "; FAULT_INJECTION on (PUT /faults)" : "")));
+        + (config.faultInjection() ? "; FAULT_INJECTION on (PUT /faults)" : "")
+        + (config.appApiToken() == null ? "" : "; only callers with its sidecar's APP_API_TOKEN are served")));
   }
 
   /**

@@ -9,6 +9,8 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -31,11 +33,13 @@ final class FakeStateSidecar {
   private final List<JsonObject> saves = new CopyOnWriteArrayList<>();
   private final Map<String, Integer> calls = new ConcurrentHashMap<>();
   private final Map<String, Promise<JsonObject>> awaited = new ConcurrentHashMap<>();
+  private final Set<String> apiTokens = new CopyOnWriteArraySet<>();
   private HttpServer server;
   volatile boolean down;
 
   Future<FakeStateSidecar> start(Vertx vertx) {
     server = vertx.createHttpServer().requestHandler(request -> request.body().onSuccess(body -> {
+      apiTokens.add(String.valueOf(request.getHeader("dapr-api-token")));
       calls.merge(request.method().name() + " " + (request.path().endsWith("/transaction") ? "transaction"
         : request.path().startsWith("/v1.0/state/" + STORE + "/") ? "get" : "save"), 1, Integer::sum);
       if (down) {
@@ -126,6 +130,11 @@ final class FakeStateSidecar {
 
   int port() {
     return server.actualPort();
+  }
+
+  /** The distinct {@code dapr-api-token} headers of the calls it answered, in order ("null" for none). */
+  List<String> apiTokens() {
+    return List.copyOf(apiTokens);
   }
 
   List<JsonObject> saves() {

@@ -125,6 +125,45 @@ class NotificationVerticleTest {
   }
 
   @Test
+  void withAnAppApiTokenOnlyTheSidecarIsServedAndHealthStaysOpen() throws Exception {
+    NotificationConfig config = new NotificationConfig(0, "replica-t", 16_384, 3, false,
+      new NotificationConfig.Dedup(FakeStateSidecar.STORE, "127.0.0.1", sidecar.port(), "to-the-sidecar", 2_000,
+        90_000, CLAIM_TIMEOUT_MS, 100, 0), "from-the-sidecar");
+    NotificationVerticle verticle = new NotificationVerticle(config);
+    vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
+    int tokenPort = verticle.actualPort();
+
+    for (String token : new String[] {null, "wrong", "from-the-sidecar-and-more"}) {
+      HttpRequest<Buffer> notify = request(tokenPort, HttpMethod.POST, "/notify");
+      HttpRequest<Buffer> list = request(tokenPort, HttpMethod.GET, "/notifications");
+      if (token != null) {
+        notify.putHeader("dapr-api-token", token);
+        list.putHeader("dapr-api-token", token);
+      }
+      for (HttpResponse<Buffer> refused : List.of(notify.sendJsonObject(notification("t-9:created"))
+        .await(10, TimeUnit.SECONDS), list.send().await(10, TimeUnit.SECONDS))) {
+        assertEquals(401, refused.statusCode(), refused.bodyAsString());
+        assertEquals("UNAUTHORIZED", refused.bodyAsJsonObject().getString("error"));
+      }
+    }
+    assertEquals(0, sidecar.saves().size(), "a refused call claims nothing");
+    for (String health : List.of("/health", "/health/live", "/health/ready")) {
+      assertEquals(200, request(tokenPort, HttpMethod.GET, health).send().await(10, TimeUnit.SECONDS).statusCode(),
+        health + " is probed by Dapr without the token");
+    }
+
+    HttpResponse<Buffer> fromSidecar = request(tokenPort, HttpMethod.POST, "/notify")
+      .putHeader("dapr-api-token", "from-the-sidecar").sendJsonObject(notification("t-9:created"))
+      .await(10, TimeUnit.SECONDS);
+    assertEquals(200, fromSidecar.statusCode(), fromSidecar.bodyAsString());
+    assertEquals("delivered", fromSidecar.bodyAsJsonObject().getString("status"));
+    JsonObject delivered = request(tokenPort, HttpMethod.GET, "/notifications?notification_id=t-9:created")
+      .putHeader("dapr-api-token", "from-the-sidecar").send().await(10, TimeUnit.SECONDS).bodyAsJsonObject();
+    assertEquals(1, delivered.getJsonArray("recent").size(), "delivered once, by the sidecar's call");
+    assertEquals(List.of("to-the-sidecar"), sidecar.apiTokens(), "the replica sends DAPR_API_TOKEN to its sidecar");
+  }
+
+  @Test
   void aFreshClaimWithoutAnAnswerIsInProgressAndIsNotDelivered() throws Exception {
     sidecar.put("claim-t-5:created", new JsonObject().put("replica", "replica-x")
       .put("claimed_at", System.currentTimeMillis()));

@@ -15,8 +15,13 @@ import com.example.dapr.http.Env;
 public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long shutdownTimeoutMs, Sidecar sidecar,
                          Notifications notifications, Resilience resilience) {
 
-  /** Where todo-api's Dapr sidecar is and how to talk to it. */
-  public record Sidecar(String host, int httpPort, String apiToken, String stateStore, int poolSize, int maxWaitQueue) {
+  /**
+   * Where todo-api's Dapr sidecar is and how to talk to it: {@code apiToken} (DAPR_API_TOKEN) goes with every call to
+   * it; {@code appApiToken} (APP_API_TOKEN) is what it sends with every call it makes to todo-api, which the routes
+   * only the sidecar calls ({@code /dapr/subscribe}, the outbox deliveries) require when it is set.
+   */
+  public record Sidecar(String host, int httpPort, String apiToken, String appApiToken, String stateStore, int poolSize,
+                        int maxWaitQueue) {
   }
 
   /**
@@ -48,6 +53,7 @@ public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long 
       env.string("DAPR_SIDECAR_IP", "127.0.0.1"),
       env.port("DAPR_HTTP_PORT", 3500),
       env.string("DAPR_API_TOKEN", null),
+      env.string("APP_API_TOKEN", null),
       env.string("STATE_STORE_NAME", "statestore"),
       (int) env.number("HTTP_POOL_SIZE", 256, 1, 100_000),
       (int) env.number("HTTP_MAX_WAIT_QUEUE", 4_096, 0, 1_000_000));

@@ -1,9 +1,11 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.http.AppApiToken;
 import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -66,6 +68,11 @@ public class TodoVerticle extends VerticleBase {
     router.get("/tasks/:id").handler(tasks::get);
     router.put("/tasks/:id").handler(tasks::update);
     router.patch("/tasks/:id").handler(tasks::update);
+    // The routes only the sidecar calls answer only the sidecar (APP_API_TOKEN); /tasks is the public API.
+    Handler<RoutingContext> sidecarOnly = AppApiToken.require(config.sidecar().appApiToken(),
+      "/dapr/subscribe and " + OutboxSubscriber.ROUTE);
+    router.route("/dapr/*").handler(sidecarOnly);
+    router.route(OutboxSubscriber.ROUTE).handler(sidecarOnly);
     router.get("/dapr/subscribe").handler(outbox::subscriptions);
     // A bulk of up to 500 events, each a CloudEvent around a notification of at most a few kB.
     router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(OutboxSubscriber.MAX_BULK_BYTES));

@@ -888,6 +888,42 @@ class TodoVerticleTest {
   }
 
   @Test
+  void withAnAppApiTokenOnlyTheSidecarReachesTheSidecarRoutesWhileTasksAndHealthStayPublic() throws Exception {
+    deploy("APP_API_TOKEN", "from-the-sidecar");
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    JsonObject task = create("Token on the outbox route").bodyAsJsonObject();
+    String notificationId = task.getString("id") + ":created";
+    sidecar.invokeMode = FakeSidecar.Mode.OK;
+    JsonObject bulk = new JsonObject().put("entries", new JsonArray().add(new JsonObject().put("entryId", "e-0")
+      .put("event", sidecar.published().get(0)).put("contentType", "application/cloudevents+json")))
+      .put("id", "bulk-1").put("pubsubname", "pubsub").put("topic", "notifications");
+
+    for (String token : new String[] {null, "wrong", "from-the-sidecar-but-longer"}) {
+      HttpRequest<Buffer> outbox = request(HttpMethod.POST, "/outbox/notifications");
+      HttpRequest<Buffer> subscribe = request(HttpMethod.GET, "/dapr/subscribe");
+      if (token != null) {
+        outbox.putHeader("dapr-api-token", token);
+        subscribe.putHeader("dapr-api-token", token);
+      }
+      for (HttpResponse<Buffer> refused : List.of(send(outbox, JSON, bulk.encode()), send(subscribe, null, null))) {
+        assertEquals(401, refused.statusCode(), refused.bodyAsString());
+        assertEquals("UNAUTHORIZED", refused.bodyAsJsonObject().getString("error"));
+      }
+    }
+    assertEquals(0, sidecar.deliveries(notificationId), "a refused outbox call delivers nothing");
+
+    HttpResponse<Buffer> fromSidecar = send(request(HttpMethod.POST, "/outbox/notifications")
+      .putHeader("dapr-api-token", "from-the-sidecar"), JSON, bulk.encode());
+    assertEquals(200, fromSidecar.statusCode(), fromSidecar.bodyAsString());
+    assertEquals(1, sidecar.deliveries(notificationId), "the sidecar's call is delivered");
+    assertEquals(200, send(request(HttpMethod.GET, "/dapr/subscribe").putHeader("dapr-api-token", "from-the-sidecar"),
+      null, null).statusCode());
+    assertEquals(200, send(request(HttpMethod.GET, "/health/live"), null, null).statusCode());
+    assertEquals(200, send(request(HttpMethod.GET, "/tasks/" + task.getString("id")), null, null).statusCode(),
+      "the public API needs no token");
+  }
+
+  @Test
   void readinessFollowsTheSidecarAndLivenessDoesNot() throws Exception {
     deploy();
     assertEquals(200, send(request(HttpMethod.GET, "/health/ready"), null, null).statusCode());
