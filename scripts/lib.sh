@@ -30,13 +30,16 @@ require_java_and_maven() {
   command -v mvn >/dev/null || apt_install maven
 }
 
-# Builds the Go program of the wrapper module $2 (tools/NAME) once and caches it, keyed by its sources, under
-# $DAPR_CACHE_DIR (default ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's path. Progress goes to stderr.
-#   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags]
+# Builds the Go program of the wrapper module $2 (tools/NAME), or of its package $6 (a folder in it), once and caches
+# it, keyed by its sources, under $DAPR_CACHE_DIR (default ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's
+# path. Progress goes to stderr.
+#   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags] [package folder]
 build_go_tool() {
-  local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-}
+  local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-} package=${6:-.}
   local key cache bin started heartbeat
-  key=$(cat "$wrapper/go.mod" "$wrapper/go.sum" "$wrapper"/*.go | sha256sum | cut -c1-12)
+  local sources=("$wrapper/go.mod" "$wrapper/go.sum" "$wrapper"/*.go)
+  [ "$package" = . ] || sources+=("$wrapper/$package"/*.go)
+  key=$(cat "${sources[@]}" | sha256sum | cut -c1-12)
   cache=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/$name-$version-$key
   bin=$cache/$name
   if [ -x "$bin" ]; then
@@ -51,7 +54,7 @@ build_go_tool() {
   ( while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
   heartbeat=$!
   if ! (cd "$wrapper" && CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" .) >&2; then
+        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "./$package") >&2; then
     kill "$heartbeat" 2>/dev/null || true
     die "the $name build failed (see the Go errors above)"
   fi
