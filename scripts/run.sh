@@ -4,16 +4,22 @@
 # tasks), todo-api with its daprd and a state store (Dapr's in-memory store, or Redis with --redis), and
 # notification-service as N replicas (3 by default), each with its own daprd. Name resolution is Dapr's SQLite
 # resolver (dapr/config.yaml). Redis persists to the run folder (append-only file) and keeps its data across stops.
+# Secure by default: Dapr's Sentry issues every sidecar an mTLS certificate (SPIFFE id spiffe://public/ns/default/
+# <app-id>), notification-service's sidecars let only todo-api invoke it (dapr/security/), and API tokens, new for each
+# start and kept in 0600 files under the run folder's secrets/, guard each sidecar's API (DAPR_API_TOKEN) and each
+# app's sidecar-only routes (APP_API_TOKEN). README, "Security model".
 #
 #   scripts/run.sh                 start, wait until ready, print a summary, stay in the foreground; Ctrl-C stops all
 #   scripts/run.sh --detach        the same, then return and leave it running; `scripts/run.sh stop` stops it
 #   scripts/run.sh --redis         Redis as the state store of the tasks too, as in the seed
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
+#   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
 #   scripts/run.sh status | stop
 #
-# Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database), PORT_OFFSET (default 0; added to
-# every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
-# "VAR=value ..." for todo-api and for every notification-service replica).
+# Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database, secrets/), PORT_OFFSET (default 0;
+# added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
+# "VAR=value ..." for todo-api and for every notification-service replica), SENTRY_WORKLOAD_CERT_TTL (default 24h)
+# and SENTRY_ALLOWED_CLOCK_SKEW (default 15m): the life of the sidecars' certificates (dapr/security/sentry.yaml).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=run
@@ -22,6 +28,7 @@ SCRIPT_NAME=run
 STORE=${STATE_STORE:-memory}
 REPLICAS=${NOTIFICATION_REPLICAS:-3}
 DETACH=0
+SECURE=1
 COMMAND=start
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,8 +36,9 @@ while [ $# -gt 0 ]; do
     --memory) STORE=memory ;;
     --replicas) [ $# -ge 2 ] || die "--replicas needs a number"; REPLICAS=$2; shift ;;
     --detach|-d) DETACH=1 ;;
+    --insecure) SECURE=0 ;;
     start|stop|status) COMMAND=$1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see scripts/run.sh --help)" ;;
   esac
   shift
@@ -57,6 +65,12 @@ grpc_port() { echo $((20001 + 10 * $1 + O)); }
 internal_port() { echo $((20002 + 10 * $1 + O)); }
 metrics_port() { echo $((9090 + 10 * $1 + O)); }
 REDIS_PORT=$((6390 + O))
+# Sentry: its gRPC port (the sidecars ask it for certificates), healthz and metrics; in the k = 0 block, which no
+# sidecar uses. Sentry 1.18.3 binds healthz and metrics on every interface (its flags for their addresses are not read).
+SENTRY_PORT=$((20000 + O))
+SENTRY_HEALTHZ_PORT=$((20003 + O))
+SENTRY_METRICS_PORT=$((20004 + O))
+SECRETS=$RUN_DIR/secrets
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -105,6 +119,11 @@ fi
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (redis-server) is already in use; stop what uses it, or set PORT_OFFSET"
+if [ $SECURE -eq 1 ]; then
+  for p in "$SENTRY_PORT" "$SENTRY_HEALTHZ_PORT" "$SENTRY_METRICS_PORT"; do
+    port_in_use "$p" && die "port $p (Sentry) is already in use; stop what uses it, or set PORT_OFFSET"
+  done
+fi
 for k in $(seq 0 "$REPLICAS"); do
   for p in "$(app_port "$k")" "$(http_port "$k")" "$(grpc_port "$k")" "$(internal_port "$k")" "$(metrics_port "$k")"; do
     port_in_use "$p" && die "port $p is already in use; stop what uses it, or set PORT_OFFSET (e.g. PORT_OFFSET=100)"
@@ -129,6 +148,10 @@ fi
 # 2. daprd, built once from the Go module proxy and cached.
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 [ -x "$DAPRD" ] || die "scripts/setup-daprd.sh did not give a daprd binary"
+if [ $SECURE -eq 1 ]; then
+  SENTRY=$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)
+  [ -x "$SENTRY" ] || die "scripts/setup-daprd.sh sentry did not give a sentry binary"
+fi
 
 mkdir -p "$LOG_DIR"
 : > "$PROCESSES"
@@ -144,12 +167,13 @@ start_process() { # name log command...
   echo $!
 }
 
-wait_http() { # what url timeout_s pid log
-  local what=$1 url=$2 timeout=$3 pid=$4 log=$5
+wait_http() { # what url timeout_s pid log [header file, read by curl: the token never is on a command line]
+  local what=$1 url=$2 timeout=$3 pid=$4 log=$5 headers=()
+  [ -n "${6:-}" ] && headers=(-H "@$6")
   local deadline=$(( $(date +%s) + timeout ))
   while true; do
     local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${headers[@]}" "$url" || true)
     case "$code" in 2??) return 0 ;; esac
     alive "$pid" || { say "$what exited; the end of its log ($log):"; tail -n 25 "$log" >&2; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { say "$what not ready after ${timeout}s ($url answered '$code'); the end of its log:"; tail -n 25 "$log" >&2; return 1; }
@@ -184,6 +208,68 @@ if [ "$STORE" = memory ]; then
   fi
 fi
 
+# 4. Security: the API tokens of this start, and Sentry, which every sidecar asks for its certificate at start (a
+# sidecar that cannot reach it exits).
+# Tokens: 32 random bytes each, new for every start, in 0600 files of a 0700 folder; they reach the processes through
+# their environment (readable only by their user: /proc/<pid>/environ is 0400), never through a command line, a log
+# or this script's output. <app>.dapr-api-token guards the app's sidecar API (Dapr's DAPR_API_TOKEN, which the app
+# sends); <app>.app-api-token is what the sidecar sends to its app (Dapr's APP_API_TOKEN, which the app requires).
+# The .header files hold the same tokens as curl headers: curl -H @.run/secrets/todo-api.dapr-api-token.header ...
+mkdir -p "$SECRETS"
+chmod 700 "$SECRETS"
+rm -f "$SECRETS"/*-token "$SECRETS"/*-token.header
+SECURITY_SUMMARY="insecure (--insecure): no mTLS, no access control, no API tokens"
+if [ $SECURE -eq 1 ]; then
+  for app in todo-api notification-service; do
+    for kind in dapr-api-token app-api-token; do
+      (umask 077
+       head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n' > "$SECRETS/$app.$kind"
+       printf 'dapr-api-token: %s\n' "$(cat "$SECRETS/$app.$kind")" > "$SECRETS/$app.$kind.header")
+    done
+  done
+  # Sentry's root and issuer (Ed25519, a year) stay in the run folder from one start to the next, as a cluster's
+  # would. When they are missing, Sentry makes them, and then reloads itself about three times in six seconds (it
+  # watches that folder, and sees its own writes); a sidecar that asks during a reload exits. So a first Sentry makes
+  # them and stops, and the one that serves starts on files that no longer change.
+  SENTRY_CREDENTIALS=$SECRETS/sentry
+  mkdir -p "$SENTRY_CREDENTIALS"
+  export SENTRY_WORKLOAD_CERT_TTL=${SENTRY_WORKLOAD_CERT_TTL:-24h} SENTRY_ALLOWED_CLOCK_SKEW=${SENTRY_ALLOWED_CLOCK_SKEW:-15m}
+  sentry_command=("$SENTRY" --config "$ROOT/dapr/security/sentry.yaml" --issuer-credentials "$SENTRY_CREDENTIALS"
+    --trust-domain localhost --listen-address 127.0.0.1 --port "$SENTRY_PORT"
+    --healthz-port "$SENTRY_HEALTHZ_PORT" --metrics-port "$SENTRY_METRICS_PORT")
+  if [ ! -s "$SENTRY_CREDENTIALS/ca.crt" ] || [ ! -s "$SENTRY_CREDENTIALS/issuer.crt" ] || [ ! -s "$SENTRY_CREDENTIALS/issuer.key" ]; then
+    rm -f "$SENTRY_CREDENTIALS"/*
+    say "Sentry makes the root and issuer certificates (first start of this run folder)"
+    pid=$(start_process sentry-bootstrap "$LOG_DIR/sentry-bootstrap.log" "${sentry_command[@]}")
+    for _ in $(seq 1 100); do
+      [ -s "$SENTRY_CREDENTIALS/ca.crt" ] && [ -s "$SENTRY_CREDENTIALS/issuer.crt" ] && [ -s "$SENTRY_CREDENTIALS/issuer.key" ] && break
+      sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    [ -s "$SENTRY_CREDENTIALS/ca.crt" ] || { tail -n 20 "$LOG_DIR/sentry-bootstrap.log" >&2; die "Sentry did not write its certificates"; }
+  fi
+  say "starting Sentry on 127.0.0.1:$SENTRY_PORT (workload certificates live $SENTRY_WORKLOAD_CERT_TTL)"
+  pid=$(start_process sentry "$LOG_DIR/sentry.log" "${sentry_command[@]}")
+  record sentry "$pid" "grpcs://127.0.0.1:$SENTRY_PORT"
+  wait_http sentry "http://127.0.0.1:$SENTRY_HEALTHZ_PORT/healthz" 30 "$pid" "$LOG_DIR/sentry.log"
+  SECURITY_SUMMARY="secure: Sentry mTLS between sidecars, access control on notification-service, API tokens in $SECRETS"
+fi
+
+# The environment of a process of app $1 ("todo-api" or "notification-service") as $2 ("app" or "sidecar"), exported
+# in the subshell that starts it.
+export_security() {
+  [ $SECURE -eq 1 ] || return 0
+  export DAPR_API_TOKEN APP_API_TOKEN
+  DAPR_API_TOKEN=$(cat "$SECRETS/$1.dapr-api-token")
+  APP_API_TOKEN=$(cat "$SECRETS/$1.app-api-token")
+  if [ "$2" = sidecar ]; then
+    export DAPR_TRUST_ANCHORS
+    DAPR_TRUST_ANCHORS=$(cat "$SENTRY_CREDENTIALS/ca.crt")
+  fi
+}
+
 # -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and each JVM's C2 compiler
 # thread competes with the event loops for minutes of load. On 2 cores, 150 POST /tasks/s against a freshly started
 # system failed 9-35% per 30 s run for two minutes with C2 (the replicas answered so slowly that todo-api's breakers
@@ -192,24 +278,29 @@ fi
 # system before the outbox, 146% (at 268/s) against 165% (at 273/s) for the durable one. Set JAVA_OPTS to choose.
 JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 start_sidecar() { # k app_id
-  local k=$1 app_id=$2 name
+  local k=$1 app_id=$2 name security=()
   [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
+  # mTLS with a certificate from Sentry, and the app's access control (a second --config, merged over the first).
+  [ $SECURE -eq 1 ] && security=(--enable-mtls --sentry-address "127.0.0.1:$SENTRY_PORT"
+    --config "$ROOT/dapr/security/$app_id.yaml")
   # Each sidecar runs in the run folder, where dapr/config.yaml's relative SQLite path puts the shared database.
-  (cd "$RUN_DIR" && start_process "$name" "$LOG_DIR/$name.log" env "${SIDECAR_ENV[@]}" "$DAPRD" \
+  (cd "$RUN_DIR" && export_security "$app_id" sidecar && start_process "$name" "$LOG_DIR/$name.log" \
+    env "${SIDECAR_ENV[@]}" "$DAPRD" \
     --app-id "$app_id" --app-port "$(app_port "$k")" --app-protocol http \
     --dapr-http-port "$(http_port "$k")" --dapr-grpc-port "$(grpc_port "$k")" \
     --dapr-internal-grpc-port "$(internal_port "$k")" --metrics-port "$(metrics_port "$k")" \
-    --dapr-listen-addresses 127.0.0.1 \
+    --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
+    --metrics-listen-address 127.0.0.1 \
     --resources-path "$ROOT/dapr/components" --resources-path "$ROOT/dapr/state-$STORE" \
-    --config "$ROOT/dapr/config.yaml" \
+    --config "$ROOT/dapr/config.yaml" "${security[@]}" \
     --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
-# 4. notification-service replicas, each with its sidecar.
+# 5. notification-service replicas, each with its sidecar.
 say "starting $REPLICAS notification-service replica(s) and their sidecars"
 for k in $(seq 1 "$REPLICAS"); do
   # shellcheck disable=SC2086 # NOTIFICATION_ENV is a list of VAR=value words
-  pid=$(start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
+  pid=$(export_security notification-service app && start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
     DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" ${NOTIFICATION_ENV:-} \
     java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
   record "notification-$k" "$pid" "http://127.0.0.1:$(app_port "$k")"
@@ -221,27 +312,30 @@ for k in $(seq 1 "$REPLICAS"); do
   record "notification-$k-daprd" "$pid" "http://127.0.0.1:$(http_port "$k")"
 done
 
-# 5. todo-api and its sidecar.
+# 6. todo-api and its sidecar.
 say "starting todo-api and its sidecar"
 # shellcheck disable=SC2086 # TODO_ENV is a list of VAR=value words
-pid=$(start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
+pid=$(export_security todo-api app && start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
   ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
 record todo-api "$pid" "http://127.0.0.1:$(app_port 0)"
 wait_http todo-api "http://127.0.0.1:$(app_port 0)/health/live" 60 "$pid" "$LOG_DIR/todo-api.log"
 pid=$(start_sidecar 0 todo-api)
 record todo-api-daprd "$pid" "http://127.0.0.1:$(http_port 0)"
 
-# 6. Ready: every sidecar's /v1.0/healthz, then one invocation through todo-api's sidecar per replica's worth.
+# 7. Ready: every sidecar's /v1.0/healthz, then one invocation through todo-api's sidecar per replica's worth.
 while read -r name pid url; do
   case "$name" in *-daprd) wait_http "$name" "$url/v1.0/healthz" 90 "$pid" "$LOG_DIR/$name.log" ;; esac
 done < "$PROCESSES"
 todo_pid=$(awk '$1 == "todo-api" {print $2}' "$PROCESSES")
 wait_http "todo-api readiness" "http://127.0.0.1:$(app_port 0)/health/ready" 60 "$todo_pid" "$LOG_DIR/todo-api.log"
+token_header=""
+[ $SECURE -eq 1 ] && token_header=$SECRETS/todo-api.dapr-api-token.header
 wait_http "service invocation todo-api -> notification-service" \
-  "http://127.0.0.1:$(http_port 0)/v1.0/invoke/notification-service/method/health" 60 "$todo_pid" "$LOG_DIR/todo-api-daprd.log"
+  "http://127.0.0.1:$(http_port 0)/v1.0/invoke/notification-service/method/health" 60 "$todo_pid" \
+  "$LOG_DIR/todo-api-daprd.log" "$token_header"
 READY=1
 
-say "ready: state store '$STORE', $REPLICAS notification-service replica(s)"
+say "ready: state store '$STORE', $REPLICAS notification-service replica(s); $SECURITY_SUMMARY"
 status >&2 || true
 cat >&2 <<MSG
 
