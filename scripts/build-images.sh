@@ -7,6 +7,7 @@
 # public images the Dockerfiles name by default. Prints each image's size and build time. Then, for the container
 # smoke test (container-tests/), on the same runtime base:
 #   local/daprd:1.18.3           docker/daprd.Dockerfile, from the daprd of scripts/setup-daprd.sh
+#   local/sentry:1.18.3          docker/sentry.Dockerfile, from the Sentry of `scripts/setup-daprd.sh sentry`
 #   local/redis:latest           docker/redis.Dockerfile, Debian's redis-server
 #   --measure-rebuild   then changes one line of a Java source, rebuilds todo-api, restores the file, and prints how
 #                       long the rebuild took (the dependency layer must come from the cache: the build is offline)
@@ -71,6 +72,16 @@ docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/daprd:1.18.3 -f "$
   || { tail -n 20 "$LOG_DIR/daprd.log" >&2; die "building local/daprd:1.18.3 failed (all of its log in $LOG_DIR/daprd.log)"; }
 rm -rf "$daprd_context"
 say "local/daprd:1.18.3 ready: $(size_of local/daprd:1.18.3)"
+
+# Sentry (the mTLS certificate authority the sidecars of the container smoke test get their certificates from), the
+# same way: from the Sentry that `scripts/setup-daprd.sh sentry` gives now (docker/sentry.Dockerfile).
+sentry_context=$(mktemp -d)
+cp "$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)" "$sentry_context/sentry"
+docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/sentry:1.18.3 -f "$ROOT/docker/sentry.Dockerfile" \
+  "$sentry_context" > "$LOG_DIR/sentry.log" 2>&1 \
+  || { tail -n 20 "$LOG_DIR/sentry.log" >&2; die "building local/sentry:1.18.3 failed (all of its log in $LOG_DIR/sentry.log)"; }
+rm -rf "$sentry_context"
+say "local/sentry:1.18.3 ready: $(size_of local/sentry:1.18.3)"
 
 # Redis for the container smoke test (todo-api's outbox and state, notification-service's delivery record): Debian's
 # redis-server on the same base (docker/redis.Dockerfile, empty context; Docker's cache makes a rebuild instant).
