@@ -27,11 +27,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Comparator;
 import java.util.Set;
+import java.util.UUID;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -43,11 +46,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * network of their own, with the embedded run's Dapr resources (dapr/components and dapr/state-memory: the in-memory
  * state store with the transactional outbox, the outbox's Redis Streams pub/subs, notification-service's delivery
  * record in Redis), a Redis container (network alias {@code redis}) and the SQLite name resolver on a shared folder.
+ * The project's secure default, as scripts/run.sh runs it: a Sentry container (network alias {@code sentry}, a CA made
+ * for this run) issues every sidecar its mTLS certificate; notification-service's sidecars let only app id todo-api
+ * invoke it (dapr/security/notification-service.yaml), todo-api's let nobody (dapr/security/todo-api.yaml); each app
+ * and its sidecar share two tokens made for this run: DAPR_API_TOKEN (the app calling its sidecar) and APP_API_TOKEN
+ * (the sidecar calling its app).
  * {@code POST /tasks} goes in through todo-api's published port; the task must be stored and its notification must
- * reach a replica; a task created while every replica is down must be delivered once they are back, exactly once.
+ * reach a replica; a task created while every replica is down must be delivered once they are back, exactly once. A
+ * call without a token, and an invocation from another app id (an {@code intruder} sidecar with its own certificate),
+ * are refused and deliver nothing.
  * Needs the images of scripts/build-images.sh ({@code todo-api:latest}, {@code notification-service:latest},
- * {@code local/redis}) and a daprd 1.18.3 binary (scripts/setup-daprd.sh): the test builds {@code local/daprd:1.18.3}
- * (docker/daprd.Dockerfile) and {@code local/redis} (docker/redis.Dockerfile) when they are not there yet. Without a
+ * {@code local/redis}) and daprd and Sentry 1.18.3 binaries (scripts/setup-daprd.sh, {@code scripts/setup-daprd.sh
+ * sentry}): the test builds {@code local/daprd:1.18.3} (docker/daprd.Dockerfile), {@code local/sentry:1.18.3}
+ * (docker/sentry.Dockerfile) and {@code local/redis} (docker/redis.Dockerfile) when they are not there yet. Without a
  * Docker engine the test is skipped, and says so.
  */
 class SystemContainerIT {
@@ -55,17 +66,36 @@ class SystemContainerIT {
   private static final Path ROOT = Path.of(System.getProperty("project.root", "..")).toAbsolutePath().normalize();
   private static final String DAPR_VERSION = "1.18.3";
   private static final DockerImageName DAPRD = DockerImageName.parse("local/daprd:" + DAPR_VERSION);
+  private static final DockerImageName SENTRY = DockerImageName.parse("local/sentry:" + DAPR_VERSION);
   private static final DockerImageName REDIS = DockerImageName.parse("local/redis:latest");
+  /** The header of both Dapr tokens: the app's to its sidecar (DAPR_API_TOKEN), the sidecar's to its app (APP_API_TOKEN). */
+  private static final String TOKEN_HEADER = "dapr-api-token";
+  /** Made for this run, never printed: todo-api and its sidecar share two, the notification replicas and theirs two. */
+  private static final String TODO_DAPR_TOKEN = newToken();
+  private static final String TODO_APP_TOKEN = newToken();
+  private static final String NOTIFICATION_DAPR_TOKEN = newToken();
+  private static final String NOTIFICATION_APP_TOKEN = newToken();
   /** Every wait of the outage test is bounded by this. */
   private static final Duration DELIVERY_BOUND = Duration.ofSeconds(90);
   private static final List<GenericContainer<?>> CONTAINERS = new ArrayList<>();
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static Network network;
   private static GenericContainer<?> todoApi;
+  private static GenericContainer<?> todoApiSidecar;
   private static final List<GenericContainer<?>> REPLICAS = new ArrayList<>();
 
   private static boolean dockerAvailable;
   private static Path nameResolution;
+  /** Sentry's issuer credentials (ca.crt, issuer.crt, issuer.key), made for this run. */
+  private static Path issuerCredentials;
+  /** The PEM of this run's CA: every sidecar's DAPR_TRUST_ANCHORS. */
+  private static String trustAnchors;
+
+  private static String newToken() {
+    byte[] bytes = new byte[32];
+    new SecureRandom().nextBytes(bytes);
+    return HexFormat.of().formatHex(bytes);
+  }
 
   @BeforeAll
   static void start() throws IOException {
@@ -76,7 +106,8 @@ class SystemContainerIT {
         + "*** Start one (scripts/start-docker.sh) and build the images (scripts/build-images.sh).    ***\n");
       return;
     }
-    ensureDaprdImage();
+    ensureBinaryImage(DAPRD, "daprd", "docker/daprd.Dockerfile");
+    ensureBinaryImage(SENTRY, "sentry", "docker/sentry.Dockerfile");
     ensureRedisImage();
     network = Network.newNetwork();
     // Redis first: every daprd loads Redis-backed components at start (REDIS_HOST=redis:6379).
@@ -90,38 +121,58 @@ class SystemContainerIT {
     nameResolution = Files.createTempDirectory("todo-dapr-nr");
     Files.setPosixFilePermissions(nameResolution, PosixFilePermissions.fromString("rwxrwxrwx"));
 
+    // Sentry, and this run's CA. Made first by a Sentry of its own, which is then stopped: a Sentry that generates its
+    // credentials sees its own files appear in the folder it watches and reloads itself a few times over ~6 s,
+    // restarting its gRPC server, and a sidecar that asks for its certificate then exits. On credentials that are
+    // already there, Sentry starts once. The sidecars start after Sentry's healthz answers (daprd exits without it).
+    issuerCredentials = Files.createTempDirectory("todo-dapr-sentry");
+    Files.setPosixFilePermissions(issuerCredentials, PosixFilePermissions.fromString("rwxrwxrwx"));
+    trustAnchors = generateIssuerCredentials(issuerCredentials);
+    GenericContainer<?> sentry = sentry(issuerCredentials)
+      .withNetwork(network)
+      .withNetworkAliases("sentry")
+      .withExposedPorts(8080)
+      .waitingFor(Wait.forHttp("/healthz").forPort(8080).forStatusCode(200)
+        .withStartupTimeout(Duration.ofSeconds(30)));
+    CONTAINERS.add(sentry);
+
     for (int k = 1; k <= 2; k++) {
       // Each replica keeps its delivery record through its own sidecar's state API (notificationstore).
       GenericContainer<?> replica = app("notification-service:latest", "notification-" + k, 8001)
         .withEnv("REPLICA_ID", "notification-" + k)
         .withEnv("DAPR_SIDECAR_IP", "notification-" + k + "-dapr")
-        .withEnv("DAPR_HTTP_PORT", "3500");
+        .withEnv("DAPR_HTTP_PORT", "3500")
+        .withEnv("DAPR_API_TOKEN", NOTIFICATION_DAPR_TOKEN)
+        .withEnv("APP_API_TOKEN", NOTIFICATION_APP_TOKEN);
       REPLICAS.add(replica);
-      sidecar("notification-" + k, "notification-service", 8001, nameResolution);
+      sidecar("notification-" + k, "notification-service", 8001, NOTIFICATION_DAPR_TOKEN, NOTIFICATION_APP_TOKEN);
     }
     todoApi = app("todo-api:latest", "todo-api", 8000)
       .withEnv("DAPR_SIDECAR_IP", "todo-api-dapr")
-      .withEnv("DAPR_HTTP_PORT", "3500");
-    sidecar("todo-api", "todo-api", 8000, nameResolution);
+      .withEnv("DAPR_HTTP_PORT", "3500")
+      .withEnv("DAPR_API_TOKEN", TODO_DAPR_TOKEN)
+      .withEnv("APP_API_TOKEN", TODO_APP_TOKEN);
+    todoApiSidecar = sidecar("todo-api", "todo-api", 8000, TODO_DAPR_TOKEN, TODO_APP_TOKEN);
     CONTAINERS.forEach(GenericContainer::start);
   }
 
   /**
-   * Builds local/daprd:1.18.3 from the daprd binary of scripts/setup-daprd.sh unless the image is there already
-   * (scripts/build-images.sh, which the test command runs first, builds it from the current binary every time).
+   * Builds {@code image} (local/daprd or local/sentry, 1.18.3) from {@code dockerfile} and the binary of
+   * scripts/setup-daprd.sh unless the image is there already (scripts/build-images.sh, which the test command runs
+   * first, builds both from the current binaries every time).
    */
-  private static void ensureDaprdImage() throws IOException {
+  private static void ensureBinaryImage(DockerImageName image, String name, String dockerfile) throws IOException {
     try {
-      DockerClientFactory.instance().client().inspectImageCmd(DAPRD.asCanonicalNameString()).exec();
+      DockerClientFactory.instance().client().inspectImageCmd(image.asCanonicalNameString()).exec();
       return;
     } catch (com.github.dockerjava.api.exception.NotFoundException missing) {
       // built below
     }
-    Path binary = daprdBinary();
-    System.err.println("building " + DAPRD.asCanonicalNameString() + " from " + binary);
-    new ImageFromDockerfile(DAPRD.asCanonicalNameString(), false)
-      .withFileFromPath("Dockerfile", ROOT.resolve("docker/daprd.Dockerfile"))
-      .withFileFromPath("daprd", binary)
+    Path binary = binary(name);
+    System.err.println("building " + image.asCanonicalNameString() + " from " + binary);
+    new ImageFromDockerfile(image.asCanonicalNameString(), false)
+      .withFileFromPath("Dockerfile", ROOT.resolve(dockerfile))
+      .withFileFromPath(name, binary)
       .get();
   }
 
@@ -139,31 +190,34 @@ class SystemContainerIT {
       .get();
   }
 
-  /** -Ddaprd.binary, $DAPRD, or the cache of scripts/setup-daprd.sh (~/.cache/todo-dapr/daprd-1.18.3-*). */
-  private static Path daprdBinary() throws IOException {
-    for (String given : new String[] {System.getProperty("daprd.binary"), System.getenv("DAPRD")}) {
+  /**
+   * {@code name} (daprd or sentry): -D{@code name}.binary, ${@code NAME}, or the cache of scripts/setup-daprd.sh
+   * (~/.cache/todo-dapr/{@code name}-1.18.3-*).
+   */
+  private static Path binary(String name) throws IOException {
+    for (String given : new String[] {System.getProperty(name + ".binary"), System.getenv(name.toUpperCase())}) {
       if (given != null && !given.isBlank() && Files.isExecutable(Path.of(given))) {
         return Path.of(given);
       }
     }
     Path cache = Path.of(System.getenv().getOrDefault("DAPR_CACHE_DIR",
       System.getProperty("user.home") + "/.cache/todo-dapr"));
-    Path fixed = cache.resolve("dapr-" + DAPR_VERSION).resolve("daprd");
+    Path fixed = cache.resolve("dapr-" + DAPR_VERSION).resolve(name);
     if (Files.isExecutable(fixed)) {
       return fixed;
     }
     if (Files.isDirectory(cache)) {
       try (Stream<Path> dirs = Files.list(cache)) {
-        Path built = dirs.filter(d -> d.getFileName().toString().startsWith("daprd-" + DAPR_VERSION + "-"))
-          .map(d -> d.resolve("daprd")).filter(Files::isExecutable)
+        Path built = dirs.filter(d -> d.getFileName().toString().startsWith(name + "-" + DAPR_VERSION + "-"))
+          .map(d -> d.resolve(name)).filter(Files::isExecutable)
           .max(Comparator.comparing(p -> p.toFile().lastModified())).orElse(null);
         if (built != null) {
           return built;
         }
       }
     }
-    throw new IllegalStateException("no daprd " + DAPR_VERSION + " binary: run scripts/setup-daprd.sh first "
-      + "(or pass -Ddaprd.binary=/path/to/daprd)");
+    throw new IllegalStateException("no " + name + " " + DAPR_VERSION + " binary: run scripts/setup-daprd.sh"
+      + ("daprd".equals(name) ? "" : " " + name) + " first (or pass -D" + name + ".binary=/path/to/" + name + ")");
   }
 
   private static GenericContainer<?> app(String image, String alias, int port) {
@@ -176,30 +230,92 @@ class SystemContainerIT {
     return container;
   }
 
-  private static void sidecar(String appAlias, String appId, int appPort, Path nameResolution) {
-    String alias = appAlias + "-dapr";
-    GenericContainer<?> daprd = new GenericContainer<>(DAPRD)
+  /**
+   * Sentry on the issuer credentials in {@code credentials} (mounted at /credentials), with the project's Sentry
+   * configuration (dapr/security/sentry.yaml, whose ${VARS} Sentry expands from its environment). Sentry makes the
+   * credentials when they are not there.
+   */
+  private static GenericContainer<?> sentry(Path credentials) {
+    return new GenericContainer<>(SENTRY)
+      .withFileSystemBind(credentials.toString(), "/credentials")
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/security/sentry.yaml")),
+        "/dapr/security/sentry.yaml")
+      .withEnv("SENTRY_WORKLOAD_CERT_TTL", "24h")
+      .withEnv("SENTRY_ALLOWED_CLOCK_SKEW", "15m")
+      .withCommand("--config", "/dapr/security/sentry.yaml", "--issuer-credentials", "/credentials",
+        "--trust-domain", "localhost", "--port", "50001", "--healthz-port", "8080", "--metrics-port", "9090");
+  }
+
+  /**
+   * Makes this run's CA in {@code credentials}: a Sentry of its own generates ca.crt, issuer.crt and issuer.key there
+   * (files 0600 of Sentry's user) and is stopped. Returns the PEM of ca.crt, read from the folder, or through Docker
+   * when the files are not readable by this user (a test not run as root).
+   */
+  private static String generateIssuerCredentials(Path credentials) throws IOException {
+    try (GenericContainer<?> generator = sentry(credentials)
+        .waitingFor(Wait.forLogMessage(".*CA certificate key pair ready.*", 1)
+          .withStartupTimeout(Duration.ofSeconds(30)))) {
+      generator.start();
+      for (String file : List.of("ca.crt", "issuer.crt", "issuer.key")) {
+        assertTrue(Files.size(credentials.resolve(file)) > 0, "Sentry did not write " + file);
+      }
+      Path ca = credentials.resolve("ca.crt");
+      String pem = Files.isReadable(ca) ? Files.readString(ca)
+        : generator.copyFileFromContainer("/credentials/ca.crt",
+          in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      assertTrue(pem.contains("BEGIN CERTIFICATE"), "ca.crt is not a PEM certificate");
+      return pem;
+    }
+  }
+
+  /**
+   * A daprd container (network alias {@code alias}) with mTLS (its certificate from Sentry, this run's CA as its trust
+   * anchors), the name resolution of dapr/config.yaml on the shared folder, and the given further arguments.
+   */
+  private static GenericContainer<?> daprd(String alias, String appId, List<String> arguments) {
+    List<String> command = new ArrayList<>(List.of("--app-id", appId,
+      "--dapr-http-port", "3500", "--dapr-grpc-port", "50001", "--dapr-internal-grpc-port", "50002",
+      "--metrics-port", "9090", "--dapr-listen-addresses", "0.0.0.0", "--config", "/dapr/config.yaml",
+      "--enable-mtls", "--sentry-address", "sentry:50001", "--enable-api-logging"));
+    command.addAll(arguments);
+    return new GenericContainer<>(DAPRD)
       .withNetwork(network)
       .withNetworkAliases(alias)
       // The address this sidecar registers for the others to reach it: its name on the network.
       .withEnv("DAPR_HOST_IP", alias)
-      // Read by the Redis-backed components (envRef), as scripts/run.sh passes it.
-      .withEnv("REDIS_HOST", "redis:6379")
-      // The two resource folders of scripts/run.sh: what every sidecar loads, and the state store (in-memory).
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/components")), "/dapr/components")
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/state-memory")), "/dapr/state-memory")
+      // The CA that signs Sentry's certificate and every sidecar's: there is an environment variable, no flag.
+      .withEnv("DAPR_TRUST_ANCHORS", trustAnchors)
       .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/config.yaml")), "/dapr/config.yaml")
       .withFileSystemBind(nameResolution.toString(), "/nr")
       .withWorkingDirectory("/nr")
-      .withCommand("--app-id", appId, "--app-port", String.valueOf(appPort), "--app-channel-address", appAlias,
-        "--dapr-http-port", "3500", "--dapr-grpc-port", "50001", "--dapr-internal-grpc-port", "50002",
-        "--metrics-port", "9090", "--dapr-listen-addresses", "0.0.0.0", "--resources-path", "/dapr/components",
-        "--resources-path", "/dapr/state-memory", "--config", "/dapr/config.yaml",
-        "--enable-api-logging")
+      .withCommand(command.toArray(String[]::new))
       .withExposedPorts(3500)
+      // /v1.0/healthz answers without the API token.
       .waitingFor(Wait.forHttp("/v1.0/healthz").forPort(3500).forStatusCode(204)
         .withStartupTimeout(Duration.ofSeconds(90)));
+  }
+
+  /**
+   * The sidecar of {@code appId}'s container {@code appAlias}: as scripts/run.sh runs it, with both resource folders
+   * and, after dapr/config.yaml, the app's access control (dapr/security/{@code appId}.yaml: {@code --config} may be
+   * repeated, the files are merged in order); {@code daprToken} is what its app must send, {@code appToken} what it
+   * sends its app.
+   */
+  private static GenericContainer<?> sidecar(String appAlias, String appId, int appPort, String daprToken,
+                                             String appToken) {
+    GenericContainer<?> daprd = daprd(appAlias + "-dapr", appId, List.of("--app-port", String.valueOf(appPort),
+        "--app-channel-address", appAlias, "--resources-path", "/dapr/components",
+        "--resources-path", "/dapr/state-memory", "--config", "/dapr/security/" + appId + ".yaml"))
+      // Read by the Redis-backed components (envRef), as scripts/run.sh passes it.
+      .withEnv("REDIS_HOST", "redis:6379")
+      .withEnv("DAPR_API_TOKEN", daprToken)
+      .withEnv("APP_API_TOKEN", appToken)
+      // The two resource folders of scripts/run.sh: what every sidecar loads, and the state store (in-memory).
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/components")), "/dapr/components")
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/state-memory")), "/dapr/state-memory")
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/security")), "/dapr/security");
     CONTAINERS.add(daprd);
+    return daprd;
   }
 
   @BeforeEach
@@ -215,8 +331,11 @@ class SystemContainerIT {
     if (network != null) {
       network.close();
     }
-    if (nameResolution != null) {
-      try (Stream<Path> files = Files.walk(nameResolution)) {
+    for (Path folder : new Path[] {nameResolution, issuerCredentials}) {
+      if (folder == null) {
+        continue;
+      }
+      try (Stream<Path> files = Files.walk(folder)) {
         files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
       } catch (IOException ignored) {
         // a temporary folder: best effort
@@ -260,7 +379,9 @@ class SystemContainerIT {
 
     GenericContainer<?> served = REPLICAS.get(Integer.parseInt(replica.substring("notification-".length())) - 1);
     HttpResponse<String> seen = send(HttpRequest.newBuilder(
-      url(served, 8001, "/notifications?task_id=" + task.getString("id"))).timeout(Duration.ofSeconds(30)).build());
+        url(served, 8001, "/notifications?task_id=" + task.getString("id")))
+      .header(TOKEN_HEADER, NOTIFICATION_APP_TOKEN).timeout(Duration.ofSeconds(30)).build());
+    assertEquals(200, seen.statusCode(), seen.body());
     assertEquals("Todo created: From a container",
       new JsonObject(seen.body()).getJsonArray("recent").getJsonObject(0).getString("message"));
   }
@@ -369,13 +490,16 @@ class SystemContainerIT {
     assertTrue(counts[0] == 0 || counts[1] == 0, "one replica has it");
   }
 
-  /** How many times each replica received {@code notificationId} (GET /notifications?notification_id=...). */
+  /**
+   * How many times each replica received {@code notificationId} (GET /notifications?notification_id=..., with the
+   * replicas' APP_API_TOKEN: they answer only their sidecar, or whoever holds its token).
+   */
   private static int[] receivedAtEachReplica(String notificationId) throws Exception {
     int[] counts = new int[REPLICAS.size()];
     for (int i = 0; i < counts.length; i++) {
       HttpResponse<String> seen = send(HttpRequest.newBuilder(url(REPLICAS.get(i), 8001,
           "/notifications?notification_id=" + URLEncoder.encode(notificationId, StandardCharsets.UTF_8)))
-        .timeout(Duration.ofSeconds(10)).build());
+        .header(TOKEN_HEADER, NOTIFICATION_APP_TOKEN).timeout(Duration.ofSeconds(10)).build());
       assertEquals(200, seen.statusCode(), seen.body());
       counts[i] = new JsonObject(seen.body()).getJsonArray("recent").size();
     }
@@ -399,6 +523,90 @@ class SystemContainerIT {
       Thread.sleep(250);
     }
     throw new AssertionError(app.getDockerImageName() + " not live 60 s after it came back", last);
+  }
+
+  /**
+   * APP_API_TOKEN: a replica answers only its sidecar. {@code POST /notify} straight to a replica's port, without the
+   * token or with another, is refused with 401 UNAUTHORIZED and delivers nothing; its health routes stay open.
+   */
+  @Test
+  void aReplicaRefusesANotifyWithoutItsSidecarsToken() throws Exception {
+    String notificationId = "direct-" + UUID.randomUUID();
+    String body = new JsonObject().put("message", "Straight to the replica").put("notification_id", notificationId)
+      .encode();
+    GenericContainer<?> replica = REPLICAS.get(0);
+    for (String token : new String[] {null, newToken()}) {
+      HttpRequest.Builder notify = HttpRequest.newBuilder(url(replica, 8001, "/notify"))
+        .header("Content-Type", "application/json")
+        .timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.ofString(body));
+      if (token != null) {
+        notify.header(TOKEN_HEADER, token);
+      }
+      HttpResponse<String> refused = send(notify.build());
+      assertEquals(401, refused.statusCode(), refused.body());
+      assertEquals("UNAUTHORIZED", new JsonObject(refused.body()).getString("error"), refused.body());
+    }
+    HttpResponse<String> list = send(HttpRequest.newBuilder(url(replica, 8001, "/notifications"))
+      .timeout(Duration.ofSeconds(10)).build());
+    assertEquals(401, list.statusCode(), "GET /notifications without the token: " + list.body());
+    HttpResponse<String> health = send(HttpRequest.newBuilder(url(replica, 8001, "/health"))
+      .timeout(Duration.ofSeconds(10)).build());
+    assertEquals(200, health.statusCode(), "GET /health needs no token: " + health.body());
+    int[] counts = receivedAtEachReplica(notificationId);
+    assertEquals(0, counts[0] + counts[1], "the refused notification was delivered");
+  }
+
+  /**
+   * DAPR_API_TOKEN: todo-api's sidecar answers only callers with its token (401 "invalid api token" otherwise), except
+   * on /v1.0/healthz; and todo-api's routes for its sidecar (/dapr/*) need the sidecar's APP_API_TOKEN, while /tasks
+   * is public.
+   */
+  @Test
+  void todoApisSidecarAndItsSidecarRoutesRefuseCallersWithoutTheirTokens() throws Exception {
+    HttpResponse<String> refused = send(HttpRequest.newBuilder(url(todoApiSidecar, 3500, "/v1.0/metadata"))
+      .timeout(Duration.ofSeconds(10)).build());
+    assertEquals(401, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("invalid api token"), refused.body());
+    HttpResponse<String> wrong = send(HttpRequest.newBuilder(url(todoApiSidecar, 3500, "/v1.0/metadata"))
+      .header(TOKEN_HEADER, newToken()).timeout(Duration.ofSeconds(10)).build());
+    assertEquals(401, wrong.statusCode(), wrong.body());
+    HttpResponse<String> answered = send(HttpRequest.newBuilder(url(todoApiSidecar, 3500, "/v1.0/metadata"))
+      .header(TOKEN_HEADER, TODO_DAPR_TOKEN).timeout(Duration.ofSeconds(10)).build());
+    assertEquals(200, answered.statusCode(), answered.body());
+    assertEquals("todo-api", new JsonObject(answered.body()).getString("id"));
+
+    HttpResponse<String> subscribe = send(HttpRequest.newBuilder(url(todoApi, 8000, "/dapr/subscribe"))
+      .timeout(Duration.ofSeconds(10)).build());
+    assertEquals(401, subscribe.statusCode(), subscribe.body());
+    assertEquals("UNAUTHORIZED", new JsonObject(subscribe.body()).getString("error"), subscribe.body());
+    HttpResponse<String> missing = send(HttpRequest.newBuilder(url(todoApi, 8000, "/tasks/no-such-task"))
+      .timeout(Duration.ofSeconds(10)).build());
+    assertEquals(404, missing.statusCode(), "/tasks is public: " + missing.body());
+  }
+
+  /**
+   * Access control over mTLS: a sidecar with another app id ({@code intruder}, a certificate from the same Sentry) that
+   * invokes notification-service's {@code POST /notify} is refused by the callee's sidecar (dapr/security/
+   * notification-service.yaml: only todo-api), with 403 ERR_DIRECT_INVOKE PermissionDenied, and nothing is delivered.
+   */
+  @Test
+  void anotherAppIdIsDeniedByNotificationServicesAccessControl() throws Exception {
+    String notificationId = "intruder-" + UUID.randomUUID();
+    try (GenericContainer<?> intruder = daprd("intruder-dapr", "intruder", List.of())) {
+      intruder.start();
+      HttpResponse<String> denied = send(HttpRequest.newBuilder(
+          url(intruder, 3500, "/v1.0/invoke/notification-service/method/notify"))
+        .header("Content-Type", "application/json")
+        .timeout(Duration.ofSeconds(30))
+        .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("message", "From an intruder")
+          .put("notification_id", notificationId).encode())).build());
+      assertEquals(403, denied.statusCode(), denied.body());
+      assertTrue(denied.body().contains("ERR_DIRECT_INVOKE"), denied.body());
+      assertTrue(denied.body().contains("PermissionDenied"), denied.body());
+    }
+    int[] counts = receivedAtEachReplica(notificationId);
+    assertEquals(0, counts[0] + counts[1], "the intruder's notification was delivered");
   }
 
   @Test
