@@ -2,8 +2,9 @@
 the schemas (Kubernetes, strict; Dapr's CRDs), the Dapr annotations, ports agreeing with the Dockerfiles and the apps'
 defaults, probes, resources, the restricted Pod Security Standard, the Dapr resources agreeing with the app's own
 timeouts and breaker and with the embedded run's (dapr/: the outbox, its pub/subs, the delivery record, the delivery
-retries), every Component scoped to exactly the apps that use it, Redis persisted, and the k6 Job's scripts. Run by scripts/validate-manifests.sh, which provides
-KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and KUBERNETES_VERSION."""
+retries), every Component scoped to exactly the apps that use it, the API tokens (from Secrets that are never rendered,
+the same for each sidecar and its app), Redis persisted, and the k6 Job's scripts. Run by
+scripts/validate-manifests.sh, which provides KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and KUBERNETES_VERSION."""
 import os
 import pathlib
 import re
@@ -506,6 +507,85 @@ def test_the_delivery_retries_are_the_embedded_runs_and_fit_in_the_pubsubs_proce
     worst = tries * duration_seconds(here["timeout"]) + (tries - 1) * duration_seconds(interval)
     processing = component_metadata(objects("Component")[pubsub])["processingTimeout"]["value"]
     assert worst < duration_seconds(processing), f"{worst} s of tries, processingTimeout {processing}"
+
+
+# --- the API tokens --------------------------------------------------------------------------------------------------
+
+# Each Dapr annotation naming a token Secret, and the variable the sidecar and the app read it into.
+TOKEN_ANNOTATIONS = {"dapr.io/api-token-secret": "DAPR_API_TOKEN", "dapr.io/app-token-secret": "APP_API_TOKEN"}
+TOKEN_KEY = "token"
+
+
+def dapr_source(path):
+    """A file of the Go module github.com/dapr/dapr@v1.18.3 (the one DAPR_ANNOTATIONS is in)."""
+    return (pathlib.Path(os.environ["DAPR_ANNOTATIONS"]).parents[3] / path).read_text()
+
+
+def token_secrets(app):
+    """{variable: the Secret its annotation names} for one app."""
+    annotations = pod(app)["metadata"]["annotations"]
+    return {variable: annotations.get(annotation) for annotation, variable in TOKEN_ANNOTATIONS.items()}
+
+
+def test_dapr_1_18_3_gives_daprd_the_tokens_from_the_key_token_of_the_annotated_secrets():
+    """What the manifests rely on, read from the injector's own source: the annotations, the key and the variables."""
+    sidecar = dapr_source("pkg/injector/patcher/sidecar.go")
+    container_go = dapr_source("pkg/injector/patcher/sidecar_container.go")
+    consts = dapr_source("pkg/security/consts/consts.go")
+    for field, annotation, const in (("APITokenSecret", "dapr.io/api-token-secret", "APITokenEnvVar"),
+                                     ("AppTokenSecret", "dapr.io/app-token-secret", "AppAPITokenEnvVar")):
+        assert re.search(rf'\b{field}\s+string\s+`annotation:"{re.escape(annotation)}"`', sidecar), field
+        block = re.search(rf'if c\.{field} != "" \{{(.*?)\n\t\}}', container_go, re.S)
+        assert block, f"no {field} in sidecar_container.go"
+        assert f"Name: securityConsts.{const}," in block.group(1)
+        assert f'Key: "{TOKEN_KEY}",' in block.group(1)
+        assert f"Name: c.{field}," in block.group(1)
+        assert re.search(rf'\b{const}\s*=\s*"{TOKEN_ANNOTATIONS[annotation]}"', consts), const
+    assert re.search(r'\bAPITokenHeader\s*=\s*"dapr-api-token"', consts)
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_both_api_tokens_come_from_the_secrets_the_annotations_name(app):
+    """The sidecar gets DAPR_API_TOKEN and APP_API_TOKEN from the annotated Secrets' key "token" (the injector); the
+    app container must read the very same ones, or the two disagree and every call between them is refused."""
+    env = {e["name"]: e for e in container(app)["env"]}
+    for variable, secret in token_secrets(app).items():
+        assert secret, f"{app}: no annotation for {variable}, its sidecar would run without it"
+        assert variable in env, f"{app}: the app container does not get {variable}"
+        assert "value" not in env[variable], f"{app}: {variable} is written in the manifest"
+        assert env[variable]["valueFrom"] == {"secretKeyRef": {"name": secret, "key": TOKEN_KEY}}, variable
+
+
+def test_every_token_has_a_secret_of_its_own():
+    """One token per app and direction: a token known to one app's pods opens nothing of the other's."""
+    names = [secret for app in APPS for secret in token_secrets(app).values()]
+    assert len(set(names)) == len(names) == 2 * len(APPS)
+
+
+@pytest.mark.parametrize("docs", [BASE, WITH_LOAD], ids=["manifests", "with-load"])
+def test_no_token_is_rendered(docs):
+    """The token Secrets are made in the cluster (scripts/k8s-api-tokens.sh), never rendered from the repository."""
+    tokens = {secret for app in APPS for secret in token_secrets(app).values()}
+    for name, secret in objects("Secret", docs).items():
+        assert name not in tokens, f"Secret {name} is rendered with its token"
+        assert TOKEN_KEY not in {**secret.get("data", {}), **secret.get("stringData", {})}, name
+    for o in docs:
+        if o["kind"] == "ConfigMap":
+            assert not set(o.get("data", {})) & set(TOKEN_ANNOTATIONS.values()), o["metadata"]["name"]
+    for _, spec in workloads(docs):
+        for c in spec["containers"]:
+            for e in c.get("env", []):
+                assert not (e["name"] in TOKEN_ANNOTATIONS.values() and "value" in e), f"{c['name']}: {e['name']}"
+
+
+def test_the_token_script_creates_exactly_those_secrets_without_showing_a_token():
+    script = (ROOT / "scripts/k8s-api-tokens.sh").read_text()
+    listed = re.search(r"^SECRETS=\(\n(.*?)^\)", script, re.M | re.S)
+    assert listed, "no SECRETS=( ... ) list in scripts/k8s-api-tokens.sh"
+    assert set(listed.group(1).split()) == {s for app in APPS for s in token_secrets(app).values()}
+    assert re.search(r"^NAMESPACE=" + NAMESPACE + "$", script, re.M)
+    assert f"--from-file={TOKEN_KEY}=" in script
+    assert "--from-literal" not in script and "/dev/urandom" in script
 
 
 # --- Redis -----------------------------------------------------------------------------------------------------------
