@@ -3,8 +3,9 @@ the schemas (Kubernetes, strict; Dapr's CRDs), the Dapr annotations, ports agree
 defaults, probes, resources, the restricted Pod Security Standard, the Dapr resources agreeing with the app's own
 timeouts and breaker and with the embedded run's (dapr/: the outbox, its pub/subs, the delivery record, the delivery
 retries), every Component scoped to exactly the apps that use it, the API tokens (from Secrets that are never rendered,
-the same for each sidecar and its app), Redis persisted, and the k6 Job's scripts. Run by
-scripts/validate-manifests.sh, which provides KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and KUBERNETES_VERSION."""
+the same for each sidecar and its app), the NetworkPolicies (who reaches which port), Redis persisted, and the k6 Job's
+scripts. Run by scripts/validate-manifests.sh, which provides KUSTOMIZE, DAPR_CRDS, DAPR_ANNOTATIONS and
+KUBERNETES_VERSION."""
 import os
 import pathlib
 import re
@@ -173,7 +174,7 @@ def test_every_kind_is_validated():
     kinds = {o["kind"] for o in WITH_LOAD}
     assert {"Component", "Configuration", "Resiliency"} <= kinds
     assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Secret", "Job", "ConfigMap",
-            "PersistentVolumeClaim"} <= kinds
+            "PersistentVolumeClaim", "NetworkPolicy"} <= kinds
     assert all(o["metadata"].get("namespace") == NAMESPACE for o in WITH_LOAD if o["kind"] != "Namespace")
 
 
@@ -586,6 +587,167 @@ def test_the_token_script_creates_exactly_those_secrets_without_showing_a_token(
     assert re.search(r"^NAMESPACE=" + NAMESPACE + "$", script, re.M)
     assert f"--from-file={TOKEN_KEY}=" in script
     assert "--from-literal" not in script and "/dev/urandom" in script
+
+
+# --- the NetworkPolicies ---------------------------------------------------------------------------------------------
+
+# daprd's ports in the pod (Dapr 1.18.3 pkg/injector/patcher/sidecar.go: HTTP API, public healthz, metrics, gRPC API,
+# internal gRPC), probed below besides each container's own.
+DAPRD_PORTS = {3500, 3501, 9090, 50001, 50002}
+ELSEWHERE = "another namespace or outside the cluster"
+STRANGER = {"app.kubernetes.io/name": "someone-else"}
+
+
+def dapr_internal_grpc_port():
+    """daprd's internal gRPC port, where the other sidecars invoke this one: the injector's default (the pods do not
+    set dapr.io/internal-grpc-port), on the container port it names dapr-internal."""
+    sidecar = dapr_source("pkg/injector/patcher/sidecar.go")
+    match = re.search(r'SidecarInternalGRPCPort\s+int32\s+`annotation:"dapr.io/internal-grpc-port" default:"(\d+)"`',
+                      sidecar)
+    assert match, "no SidecarInternalGRPCPort in sidecar.go"
+    assert re.search(r'SidecarInternalGRPCPortName\s*=\s*"dapr-internal"', dapr_source("pkg/injector/consts/consts.go"))
+    return int(match.group(1))
+
+
+def pod_labels(docs=WITH_LOAD):
+    """{kind/name: the labels of its pods}, every workload of the namespace."""
+    return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]["metadata"]["labels"]
+            for o in docs if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")}
+
+
+def selects(selector, labels):
+    """A LabelSelector against a pod's labels; {} selects every pod."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        value = labels.get(e["key"])
+        if not {"In": value in e.get("values", []), "NotIn": value not in e.get("values", []),
+                "Exists": e["key"] in labels, "DoesNotExist": e["key"] not in labels}[e["operator"]]:
+            return False
+    return True
+
+
+def ingress_rules(labels, docs=WITH_LOAD):
+    """(whether any policy isolates a pod with these labels for ingress, the ingress rules that apply to it)."""
+    isolated, rules = False, []
+    for policy in objects("NetworkPolicy", docs).values():
+        spec = policy["spec"]
+        if "Ingress" in spec.get("policyTypes", ["Ingress"]) and selects(spec["podSelector"], labels):
+            isolated = True
+            rules += spec.get("ingress") or []
+    return isolated, rules
+
+
+def peer_admits(peer, source):
+    """Whether a rule's peer may admit the source: a pod of this namespace (its labels) or ELSEWHERE. Conservative: a
+    namespaceSelector or an ipBlock is taken to admit anything its podSelector (if any) does."""
+    if "ipBlock" in peer:
+        return True
+    if "namespaceSelector" in peer:
+        return source == ELSEWHERE or selects(peer.get("podSelector", {}), source)
+    return source != ELSEWHERE and selects(peer.get("podSelector", {}), source)
+
+
+def port_admits(rule_port, port, spec):
+    """A NetworkPolicyPort against a TCP port of the pod (a named port is looked up in its containers)."""
+    if rule_port.get("protocol", "TCP") != "TCP":
+        return False
+    wanted = rule_port.get("port")
+    if wanted is None:
+        return True
+    if isinstance(wanted, str):
+        return wanted in {p.get("name") for c in spec["containers"] for p in c.get("ports", [])
+                          if p["containerPort"] == port} \
+            or (wanted == "dapr-internal" and port == dapr_internal_grpc_port())  # the injected daprd's port name
+    return wanted <= port <= rule_port.get("endPort", wanted)
+
+
+def reaches(source, target, port, docs=WITH_LOAD):
+    """Whether a connection from source (pod labels, or ELSEWHERE) to port of the target workload's pods is allowed."""
+    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target)
+    isolated, rules = ingress_rules(template["metadata"]["labels"], docs)
+    if not isolated:
+        return True
+    return any((not rule.get("from") or any(peer_admits(p, source) for p in rule["from"]))
+               and (not rule.get("ports") or any(port_admits(p, port, template["spec"]) for p in rule["ports"]))
+               for rule in rules)
+
+
+def sources(docs=WITH_LOAD):
+    """Every kind of caller: each workload's pods, another pod of the namespace, and anything outside it."""
+    return {**pod_labels(docs), "another pod": STRANGER, ELSEWHERE: ELSEWHERE}
+
+
+def open_ports(target, docs=WITH_LOAD):
+    """{port: the callers that reach it} over the target's container ports, daprd's and every port a policy names."""
+    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target)
+    ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])} | DAPRD_PORTS
+    for policy in objects("NetworkPolicy", docs).values():
+        for rule in policy["spec"].get("ingress") or []:
+            ports |= {p["port"] for p in rule.get("ports", []) if isinstance(p.get("port"), int)}
+    found = {}
+    for port in sorted(ports):
+        callers = {name for name, labels in sources(docs).items() if reaches(labels, target, port, docs)}
+        if callers:
+            found[port] = callers
+    return found
+
+
+def test_every_pod_of_the_namespace_is_denied_ingress_by_default():
+    deny = [p for p in objects("NetworkPolicy", WITH_LOAD).values()
+            if p["spec"]["podSelector"] == {} and "Ingress" in p["spec"].get("policyTypes", [])
+            and not p["spec"].get("ingress")]
+    assert deny, "no default-deny ingress policy (podSelector {}, policyTypes [Ingress], no rules)"
+    for name, labels in {**pod_labels(), "another pod": STRANGER}.items():
+        assert ingress_rules(labels)[0], f"{name} is not isolated"
+
+
+def test_every_policy_selects_pods_of_the_namespace():
+    """A policy whose selector matches no pod (a misspelt label) protects nothing and opens nothing."""
+    for name, policy in objects("NetworkPolicy", WITH_LOAD).items():
+        assert any(selects(policy["spec"]["podSelector"], labels) for labels in pod_labels().values()), name
+        for rule in policy["spec"].get("ingress") or []:
+            for peer in rule.get("from") or []:
+                assert set(peer) == {"podSelector"}, f"{name}: only pods of this namespace are named"
+                assert any(selects(peer["podSelector"], labels) for labels in pod_labels().values()), name
+
+
+def test_nothing_reaches_notification_services_app_port():
+    """Its app port is for its own sidecar only, over localhost in the pod (which no NetworkPolicy governs)."""
+    app_port = int(pod("notification-service")["metadata"]["annotations"]["dapr.io/app-port"])
+    assert app_port == container("notification-service")["ports"][0]["containerPort"]
+    for name, source in sources().items():
+        assert not reaches(source, "Deployment/notification-service", app_port), name
+    for policy in objects("NetworkPolicy", WITH_LOAD).values():
+        if selects(policy["spec"]["podSelector"], pod("notification-service")["metadata"]["labels"]):
+            for rule in policy["spec"].get("ingress") or []:
+                assert rule.get("ports"), f"{policy['metadata']['name']}: a rule without ports opens {app_port} too"
+
+
+def test_notification_service_is_reached_only_on_the_internal_grpc_port_by_todo_api():
+    """Service invocation: todo-api's sidecar calls notification-service's sidecar on daprd's internal gRPC port."""
+    assert "dapr.io/internal-grpc-port" not in pod("notification-service")["metadata"]["annotations"]
+    assert open_ports("Deployment/notification-service") == {dapr_internal_grpc_port(): {"Deployment/todo-api"}}
+
+
+def test_redis_is_reached_only_by_the_two_apps():
+    port = container("redis")["ports"][0]["containerPort"]
+    assert open_ports("Deployment/redis") == {port: {"Deployment/todo-api", "Deployment/notification-service"}}
+
+
+def test_todo_api_is_reached_only_on_its_public_port_by_anyone():
+    port = int(pod("todo-api")["metadata"]["annotations"]["dapr.io/app-port"])
+    assert open_ports("Deployment/todo-api") == {port: set(sources())}
+
+
+def test_the_k6_job_reaches_todo_api_through_its_service():
+    spec = objects("Job", WITH_LOAD)["k6-create-tasks"]["spec"]["template"]
+    url = env_of(spec["spec"]["containers"][0])["TODO_URL"]
+    service = objects("Service", WITH_LOAD)[re.match(r"http://([^.:/]+)", url).group(1)]
+    assert service["spec"]["selector"].items() <= pod("todo-api")["metadata"]["labels"].items()
+    target = service["spec"]["ports"][0]["targetPort"]
+    port = next(p["containerPort"] for p in container("todo-api")["ports"] if target in (p["name"], p["containerPort"]))
+    assert reaches(spec["metadata"]["labels"], "Deployment/todo-api", port)
 
 
 # --- Redis -----------------------------------------------------------------------------------------------------------
