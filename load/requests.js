@@ -3,6 +3,10 @@ import http from 'k6/http';
 import { check } from 'k6';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+// Straight to a sidecar whose API requires Dapr's API token (scripts/run.sh's secure default): DAPR_API_TOKEN from the
+// environment (k6 reads the process environment; never pass a token with -e, which shows on the command line).
+const SIDECAR_HEADERS = __ENV.DAPR_API_TOKEN
+  ? Object.assign({ 'dapr-api-token': __ENV.DAPR_API_TOKEN }, JSON_HEADERS) : JSON_HEADERS;
 
 /** POST /tasks through todo-api; answers the response and its parsed body (null when it is not JSON). */
 export function createTask(base, title, tags = {}) {
@@ -32,12 +36,12 @@ export function floorPair(dapr, id, tags = {}) {
   const title = `load ${id}`;
   const task = { id, title, status: 'pending', created_at: new Date().toISOString() };
   const saved = http.post(`${dapr}/v1.0/state/statestore`, JSON.stringify([{ key: `task-${id}`, value: task }]), {
-    headers: JSON_HEADERS,
+    headers: SIDECAR_HEADERS,
     tags: Object.assign({ name: 'save state' }, tags),
   });
   const invoked = http.post(`${dapr}/v1.0/invoke/notification-service/method/notify`,
     JSON.stringify({ message: `Todo created: ${title}`, task_id: id }), {
-      headers: JSON_HEADERS,
+      headers: SIDECAR_HEADERS,
       tags: Object.assign({ name: 'invoke notify' }, tags),
     });
   check(null, {

@@ -110,6 +110,42 @@ final class EmbeddedSystem implements AutoCloseable {
     return runDir.resolve("logs");
   }
 
+  /** The run folder's secrets/ (API tokens, Sentry's certificates); empty of tokens with --insecure. */
+  Path secrets() {
+    return runDir.resolve("secrets");
+  }
+
+  /**
+   * The API token of this start in {@code secrets/<file>} (for example {@code todo-api.dapr-api-token}), or null when
+   * the system runs without tokens (--insecure).
+   */
+  String token(String file) throws IOException {
+    Path path = secrets().resolve(file);
+    return Files.exists(path) ? Files.readString(path).strip() : null;
+  }
+
+  /**
+   * The token each port wants in {@code dapr-api-token}, as a client that is allowed everywhere would send it: each
+   * sidecar's API its app's DAPR_API_TOKEN, each replica's port notification-service's APP_API_TOKEN (what its
+   * sidecar sends). Empty with --insecure.
+   */
+  Map<Integer, String> tokensByPort() throws IOException {
+    Map<Integer, String> tokens = new HashMap<>();
+    String todoSidecar = token("todo-api.dapr-api-token");
+    if (todoSidecar == null) {
+      return tokens;
+    }
+    tokens.put(todoSidecarPort(), todoSidecar);
+    for (String name : processes().keySet()) {
+      if (name.matches("notification-\\d+")) {
+        int k = Integer.parseInt(name.substring("notification-".length()));
+        tokens.put(replicaSidecarPort(k), token("notification-service.dapr-api-token"));
+        tokens.put(replicaPort(k), token("notification-service.app-api-token"));
+      }
+    }
+    return tokens;
+  }
+
   /** The processes of the run folder: name to PID, the last line of a name winning (a restart appends one). */
   Map<String, Long> processes() throws IOException {
     Map<String, Long> processes = new LinkedHashMap<>();

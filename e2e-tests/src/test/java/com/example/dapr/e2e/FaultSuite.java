@@ -133,8 +133,8 @@ final class FaultSuite {
 
   /** Null when task {@code id} is stored; else why not. */
   private Future<String> read(String id, int attemptsLeft) {
-    return http.client().get(system.todoSidecarPort(), "127.0.0.1", "/v1.0/state/statestore/task-" + id)
-      .timeout(10_000).send()
+    return http.request(io.vertx.core.http.HttpMethod.GET, system.todoSidecarPort(), "/v1.0/state/statestore/task-" + id)
+      .send()
       .map(r -> r.statusCode() == 200 ? null : "task-" + id + ": " + r.statusCode() + " " + r.bodyAsString())
       .recover(e -> Future.succeededFuture("task-" + id + ": " + e))
       .compose(why -> why == null || why.contains(": 204") || attemptsLeft <= 1 ? Future.succeededFuture(why)

@@ -92,7 +92,7 @@ class FaultsE2E extends AgainstEmbeddedSystem {
 
   private void setDelay(long ms) throws Exception {
     for (int k = 1; k <= 3; k++) {
-      assertEquals(200, http.client().put(system.replicaPort(k), "127.0.0.1", "/faults").timeout(10_000)
+      assertEquals(200, http.request(io.vertx.core.http.HttpMethod.PUT, system.replicaPort(k), "/faults")
         .sendJsonObject(new JsonObject().put("delay_ms", ms)).await(15, java.util.concurrent.TimeUnit.SECONDS)
         .statusCode());
     }

@@ -4,8 +4,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
@@ -13,6 +15,8 @@ import io.vertx.ext.web.client.WebClientOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
@@ -25,8 +29,24 @@ final class Http implements AutoCloseable {
     new WebClientOptions().setDefaultHost("127.0.0.1").setKeepAlive(true),
     new PoolOptions().setHttp1MaxSize(64));
 
+  /** Port to the {@code dapr-api-token} that {@link #request} sends there (see {@link #authorize}). */
+  private final Map<Integer, String> tokens = new ConcurrentHashMap<>();
+
   Vertx vertx() {
     return vertx;
+  }
+
+  /** From now on, requests of this client to these ports carry these {@code dapr-api-token} headers. */
+  Http authorize(Map<Integer, String> tokensByPort) {
+    tokens.putAll(tokensByPort);
+    return this;
+  }
+
+  /** A request to {@code port} on loopback, with the port's token if it has one, and a 10 s timeout. */
+  HttpRequest<Buffer> request(HttpMethod method, int port, String path) {
+    HttpRequest<Buffer> request = client.request(method, port, "127.0.0.1", path).timeout(10_000);
+    String token = tokens.get(port);
+    return token == null ? request : request.putHeader("dapr-api-token", token);
   }
 
   WebClient client() {
@@ -34,7 +54,7 @@ final class Http implements AutoCloseable {
   }
 
   HttpResponse<Buffer> get(int port, String path) throws Exception {
-    return client.get(port, "127.0.0.1", path).timeout(10_000).send().await(15, TimeUnit.SECONDS);
+    return request(HttpMethod.GET, port, path).send().await(15, TimeUnit.SECONDS);
   }
 
   HttpResponse<Buffer> postJson(int port, String path, JsonObject body, String... headers) throws Exception {
@@ -42,7 +62,7 @@ final class Http implements AutoCloseable {
   }
 
   Future<HttpResponse<Buffer>> postAsync(int port, String path, JsonObject body, String... headers) {
-    var request = client.post(port, "127.0.0.1", path).timeout(10_000);
+    var request = request(HttpMethod.POST, port, path);
     for (int i = 0; i < headers.length; i += 2) {
       request.putHeader(headers[i], headers[i + 1]);
     }

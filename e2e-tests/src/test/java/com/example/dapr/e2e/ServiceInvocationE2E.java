@@ -50,6 +50,10 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
   private int todoApiWith(String... settings) throws Exception {
     Map<String, String> env = new HashMap<>(Map.of("APP_PORT", "0",
       "DAPR_HTTP_PORT", String.valueOf(system.todoSidecarPort())));
+    String token = system.token("todo-api.dapr-api-token");
+    if (token != null) {
+      env.put("DAPR_API_TOKEN", token);
+    }
     for (int i = 0; i < settings.length; i += 2) {
       env.put(settings[i], settings[i + 1]);
     }
