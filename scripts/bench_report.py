@@ -168,12 +168,86 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+SECURITY_START = "<!-- cost-of-security: written by BASELINE_REF=insecure scripts/benchmark.sh -->"
+SECURITY_END = "<!-- end of cost-of-security -->"
+
+
+def security_section(out, s, results):
+    """The "Cost of security" section: the secure default against the same checkout with --insecure."""
+    lines = [SECURITY_START, "## Cost of security", "",
+             f"One run of `BASELINE_REF=insecure STORES={s['STORES']} RATE={s['RATE']} DURATION={s['DURATION']} "
+             f"RUNS={s['RUNS']} scripts/benchmark.sh` (results in `load/results/{os.path.basename(out)}/`): the "
+             "secure default of `scripts/run.sh` (Sentry's mTLS on every sidecar hop, access control on "
+             "notification-service, `DAPR_API_TOKEN` and `APP_API_TOKEN` both ways) against the same checkout started "
+             "beside it with `--insecure` (none of it), alternately, after the same warm-up; JVM options "
+             f"`{s['JAVA_OPTS']}`. Highest rate: plateaus {s['MAX_RATES']}/s of {s['STEP']} each, p99 under "
+             f"{s['P99_MS']} ms.", ""]
+    for store, r in results.items():
+        o, b, f = r["ours"], r["baseline"], r["floor"]
+        mt, mb = r["max_todo"] or {}, r["max_baseline"] or {}
+        kept = (mt.get("best", 0) / mb["best"]) if mb.get("best") else None
+        lines += [f"### {store} store", "", f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", "",
+                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|"]
+        for label, x in (("secure default `POST /tasks`", o), ("`--insecure` `POST /tasks`", b),
+                         ("floor, secure sidecars (save + invoke, k6 with the token)", f)):
+            if x["rate"] is not None:
+                lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
+                             f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+        lines += ["", f"Highest rate held: secure {mt.get('best', '-')}/s, insecure {mb.get('best', '-')}/s"
+                  + (f": the secure default keeps {100 * kept:.0f}% (aim: at least 90%)." if kept is not None else "."),
+                  "", "| plateau/s | secure achieved | p99 ms | holds | insecure achieved | p99 ms | holds |",
+                  "|---|---|---|---|---|---|---|"]
+        for pt, pb in zip(mt.get("plateaus", []), mb.get("plateaus", [])):
+            lines.append(f"| {pt['rate']} | {fmt(pt['achieved'], 1)} | {fmt(pt['p99'])} | {'yes' if pt['holds'] else 'no'} "
+                         f"| {fmt(pb['achieved'], 1)} | {fmt(pb['p99'])} | {'yes' if pb['holds'] else 'no'} |")
+        lines += ["", f"CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS:", "",
+                  "| process | CPU % secure | CPU % insecure | max RSS MB secure | max RSS MB insecure |",
+                  "|---|---|---|---|---|"]
+        none = {"cpu_pct": None, "rss_mb": None}
+        for name in sorted(set(r["resources"]) | set(r["baseline_resources"])):
+            v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
+            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
+                         f"{fmt(w['rss_mb'], 1)} |")
+        total_s = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
+        total_i = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
+        lines += [f"| **all** | **{fmt(total_s, 1)}** | **{fmt(total_i, 1)}** | | |", ""]
+    lines.append(SECURITY_END)
+    return lines
+
+
+def replace_section(text, section):
+    """`text` with its cost-of-security section replaced by `section` (appended when it has none)."""
+    if SECURITY_START in text and SECURITY_END in text:
+        before, rest = text.split(SECURITY_START, 1)
+        return before + section + rest.split(SECURITY_END, 1)[1]
+    return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def existing_section(path):
+    """The cost-of-security section of the file at `path`, or "" when it has none."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        text = f.read()
+    if SECURITY_START not in text or SECURITY_END not in text:
+        return ""
+    return SECURITY_START + text.split(SECURITY_START, 1)[1].split(SECURITY_END, 1)[0] + SECURITY_END
+
+
 def main(out, docs):
     s = settings(out)
     stores = s["STORES"].split()
     results = {store: store_results(out, store) for store in stores}
-    ready = startup(out)
     os.makedirs(docs, exist_ok=True)
+    report = os.path.join(docs, "BENCHMARKS.md")
+    if s.get("BASELINE_REF") == "insecure":
+        section = "\n".join(security_section(out, s, results))
+        text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
+        with open(report, "w") as f:
+            f.write(replace_section(text, section))
+        print(section)
+        return
+    ready = startup(out)
     chart(results, os.path.join(docs, "benchmark.png"))
 
     lines = ["# Benchmarks", "",
@@ -285,7 +359,10 @@ def main(out, docs):
         lines.append(f"| {name} ready ≤ 1.5 s after start | {fmt(med, 0)} ms | "
                      f"{verdict(med is not None and med <= TARGETS['ready_ms'])} |")
     lines.append("")
-    with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
+    kept = existing_section(report)  # the last security run's section stays
+    if kept:
+        lines += [kept, ""]
+    with open(report, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
 

@@ -11,6 +11,10 @@
 #
 #   scripts/benchmark.sh            (RATE=300 DURATION=60s RUNS=3 STORES="memory redis" MAX_RATES=... STEP=10s WARMUP=60s
 #                                    BASELINE_REF=7cb9a04, the last commit before the outbox; BASELINE_REF= skips it)
+#   BASELINE_REF=insecure STORES=memory scripts/benchmark.sh
+#                                   the cost of security: the baseline is this same checkout started with --insecure
+#                                   (no Sentry, mTLS, access control or tokens); the results go to the "Cost of
+#                                   security" section of docs/BENCHMARKS.md, and the rest of it stays as it is
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,13 +56,18 @@ cleanup() {
     for d in "$OUT"/run-baseline-memory "$OUT"/run-baseline-redis; do
       [ -d "$d" ] && RUN_DIR=$d PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" stop > /dev/null 2>&1
     done
-    git -C "$ROOT" worktree remove --force "$BASELINE" 2>/dev/null
+    [ "$BASELINE" = "$ROOT" ] || git -C "$ROOT" worktree remove --force "$BASELINE" 2>/dev/null
   fi
   true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [ -n "$BASELINE_REF" ]; then
+BASELINE_FLAGS=()
+if [ "$BASELINE_REF" = insecure ]; then
+  BASELINE=$ROOT
+  BASELINE_FLAGS=(--insecure)
+  say "the baseline is this checkout with --insecure"
+elif [ -n "$BASELINE_REF" ]; then
   BASELINE=$OUT/baseline-src
   say "building the baseline $BASELINE_REF ($(git log -1 --format=%s "$BASELINE_REF" | cut -c1-70)) in $BASELINE"
   git worktree add -f --detach "$BASELINE" "$BASELINE_REF" > /dev/null 2>&1 || die "git worktree add $BASELINE_REF failed"
@@ -164,9 +173,14 @@ for store in $STORES; do
   base=http://127.0.0.1:$((8000 + BASE_OFFSET))
   if [ -n "$BASELINE" ]; then
     say "=== $store store: starting the baseline beside it (ports +$BASE_OFFSET)"
-    RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" --detach "$flag" > "$OUT/run-baseline-$store.log" 2>&1 \
+    RUN_DIR=$base_dir PORT_OFFSET=$BASE_OFFSET "$BASELINE/scripts/run.sh" --detach "$flag" "${BASELINE_FLAGS[@]}" \
+      > "$OUT/run-baseline-$store.log" 2>&1 \
       || { tail -n 30 "$OUT/run-baseline-$store.log" >&2; die "the baseline did not start"; }
   fi
+  # The floor calls todo-api's sidecar itself: with the secure default it needs that sidecar's API token, which k6
+  # reads from its environment (never from a command line).
+  DAPR_API_TOKEN=$(cat "$run_dir/secrets/todo-api.dapr-api-token" 2>/dev/null || true)
+  export DAPR_API_TOKEN
   # Warm-up: every JVM of both systems compiles its hot paths before anything is measured; on 2 cores, with eight
   # JVMs, that takes about a minute of load each.
   for url in "$todo" ${BASELINE:+"$base"}; do
@@ -217,7 +231,7 @@ STEP=$STEP
 P99_MS=$P99_MS
 WARMUP=$WARMUP
 BASELINE_REF="$BASELINE_REF"
-BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
+BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && [ "$BASELINE_REF" != insecure ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
 JAVA_OPTS="$JAVA_OPTS_BENCH"
 DAPRD_VERSION=$("$DAPRD" --version | tail -n 1)
 K6_VERSION="$("$K6" version | head -n 1)"
