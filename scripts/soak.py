@@ -273,8 +273,14 @@ def main():
     readback_failures = 0
     sample_ids = accepted[:: max(1, len(accepted) // 200)]
     conn = http.client.HTTPConnection("127.0.0.1", SIDECAR_PORT, timeout=10)
+    # The sidecar's API wants its token (DAPR_API_TOKEN), which run.sh keeps in the run folder (none with --insecure).
+    token_file = os.path.join(RUN_DIR, "secrets", "todo-api.dapr-api-token")
+    headers = {}
+    if os.path.exists(token_file):
+        with open(token_file) as f:
+            headers["dapr-api-token"] = f.read().strip()
     for task_id, _ in sample_ids:
-        conn.request("GET", f"/v1.0/state/statestore/task-{task_id}")
+        conn.request("GET", f"/v1.0/state/statestore/task-{task_id}", headers=headers)
         response = conn.getresponse()
         body = response.read()
         if response.status != 200 or json.loads(body).get("id") != task_id:
