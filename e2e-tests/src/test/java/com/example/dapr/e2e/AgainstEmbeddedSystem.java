@@ -34,7 +34,7 @@ abstract class AgainstEmbeddedSystem {
   @BeforeAll
   void startSystem() throws Exception {
     system = EmbeddedSystem.start(name, portOffset, env, runArgs);
-    http = new Http().authorize(system.tokensByPort());
+    http = new Http().authorize(system::tokenFor);
   }
 
   @AfterAll

@@ -28,6 +28,8 @@ final class EmbeddedSystem implements AutoCloseable {
   private final Map<String, String> env;
   private List<String> startCommand;
   private final Map<String, Launch> killed = new HashMap<>();
+  /** Port to token, of the current start. */
+  private volatile Map<Integer, String> tokens = Map.of();
 
   /** How a process was started, read from /proc before it was killed. */
   private record Launch(List<String> command, Map<String, String> environment, Path workingDir) {
@@ -70,6 +72,7 @@ final class EmbeddedSystem implements AutoCloseable {
       throw new IllegalStateException(String.join(" ", startCommand) + " failed with exit " + exit + ":\n"
         + tail(log, 40));
     }
+    tokens = tokensByPort();
   }
 
   /** {@code scripts/run.sh stop}, then the same start again, in the same run folder. */
@@ -122,6 +125,14 @@ final class EmbeddedSystem implements AutoCloseable {
   String token(String file) throws IOException {
     Path path = secrets().resolve(file);
     return Files.exists(path) ? Files.readString(path).strip() : null;
+  }
+
+  /**
+   * The token {@code port} wants in {@code dapr-api-token} in the current start (each start makes new ones), or null:
+   * see {@link #tokensByPort()}. Read again after every start of the system.
+   */
+  String tokenFor(int port) {
+    return tokens.get(port);
   }
 
   /**

@@ -15,8 +15,6 @@ import io.vertx.ext.web.client.WebClientOptions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
@@ -29,23 +27,26 @@ final class Http implements AutoCloseable {
     new WebClientOptions().setDefaultHost("127.0.0.1").setKeepAlive(true),
     new PoolOptions().setHttp1MaxSize(64));
 
-  /** Port to the {@code dapr-api-token} that {@link #request} sends there (see {@link #authorize}). */
-  private final Map<Integer, String> tokens = new ConcurrentHashMap<>();
+  /** Port to the {@code dapr-api-token} that {@link #request} sends there, or null (see {@link #authorize}). */
+  private volatile IntFunction<String> tokens = port -> null;
 
   Vertx vertx() {
     return vertx;
   }
 
-  /** From now on, requests of this client to these ports carry these {@code dapr-api-token} headers. */
-  Http authorize(Map<Integer, String> tokensByPort) {
-    tokens.putAll(tokensByPort);
+  /**
+   * From now on, each request of this client carries the {@code dapr-api-token} header {@code tokenForPort} gives for
+   * its port, if any; it is asked at every request, so it can follow a system that restarts with new tokens.
+   */
+  Http authorize(IntFunction<String> tokenForPort) {
+    tokens = tokenForPort;
     return this;
   }
 
   /** A request to {@code port} on loopback, with the port's token if it has one, and a 10 s timeout. */
   HttpRequest<Buffer> request(HttpMethod method, int port, String path) {
     HttpRequest<Buffer> request = client.request(method, port, "127.0.0.1", path).timeout(10_000);
-    String token = tokens.get(port);
+    String token = tokens.apply(port);
     return token == null ? request : request.putHeader("dapr-api-token", token);
   }
 

@@ -413,8 +413,7 @@ class SecurityE2E extends AgainstEmbeddedSystem {
     }
     byte[] rootBefore = Files.readAllBytes(ca());
 
-    system.stopAndStartAgain();
-    http.authorize(system.tokensByPort());
+    system.stopAndStartAgain(); // http follows: it asks the system for each port's token at every request
 
     before.forEach((file, token) -> {
       try {
