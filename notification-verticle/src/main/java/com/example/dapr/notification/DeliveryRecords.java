@@ -14,6 +14,7 @@ import io.vertx.ext.web.client.WebClientOptions;
 
 import java.util.List;
 import java.util.UUID;
+import java.util.logging.Logger;
 
 /**
  * The record of delivered notifications, shared by every replica through each replica's own Dapr sidecar and one state
@@ -39,6 +40,8 @@ import java.util.UUID;
  */
 final class DeliveryRecords {
 
+  private static final Logger LOG = Logger.getLogger(DeliveryRecords.class.getName());
+
   /** What claiming a notification found. */
   sealed interface Claim {
   }
@@ -61,10 +64,13 @@ final class DeliveryRecords {
   private final String statePath;
   private final Batcher<JsonObject> claims;
   private final Batcher<JsonObject> answers;
+  private final Vertx vertx;
+  private volatile boolean closed;
 
   DeliveryRecords(Vertx vertx, NotificationConfig.Dedup config, String replica) {
     this.config = config;
     this.replica = replica;
+    this.vertx = vertx;
     this.client = WebClient.create(vertx, new WebClientOptions()
         .setDefaultHost(config.sidecarHost()).setDefaultPort(config.sidecarHttpPort())
         .setKeepAlive(true).setTcpNoDelay(true).setUserAgent("notification-service"),
@@ -105,9 +111,29 @@ final class DeliveryRecords {
       .map(taken -> taken ? new Claimed() : new InProgress("another replica"));
   }
 
-  /** Records that this replica delivered {@code notificationId} and answered {@code answer}. */
+  /**
+   * Records that this replica delivered {@code notificationId} and answered {@code answer}. When the record cannot be
+   * saved (this replica's sidecar is down or restarting, the store fails), it is tried again, 250 ms later and then
+   * up to every 2 s, for up to three claim timeouts: the claim stays this replica's for one claim timeout, so a
+   * sidecar back within it leaves no window for a second delivery. Fails when it gave up, or the replica stops.
+   */
   Future<Void> delivered(String notificationId, JsonObject answer) {
-    return answers.submit(item("delivery-" + notificationId, answer, null, false));
+    return recordUntilSaved(notificationId, item("delivery-" + notificationId, answer, null, false),
+      System.currentTimeMillis() + 3 * config.claimTimeoutMs(), 250);
+  }
+
+  private Future<Void> recordUntilSaved(String notificationId, JsonObject item, long giveUpAt, long delayMs) {
+    return answers.submit(item).recover(failure -> {
+      if (closed || System.currentTimeMillis() + delayMs > giveUpAt) {
+        return Future.failedFuture(failure);
+      }
+      if (delayMs == 250) {
+        LOG.warning(() -> "the answer to notification " + notificationId + " is not recorded yet (" + failure.getMessage()
+          + "); trying again until " + java.time.Instant.ofEpochMilli(giveUpAt));
+      }
+      return vertx.timer(delayMs).compose(t -> recordUntilSaved(notificationId, item, giveUpAt,
+        Math.min(2 * delayMs, 2_000)));
+    });
   }
 
   /** One item of a save: {@code value} under {@code key}, expiring after the TTL, first-write when asked. */
@@ -199,6 +225,7 @@ final class DeliveryRecords {
   }
 
   void close() {
+    closed = true;
     client.close();
   }
 }

@@ -31,7 +31,7 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
    * The deduplication record: kept in the Dapr state store {@code store} (DEDUP_STORE_NAME, "notificationstore";
    * "none" turns deduplication off) through this replica's own sidecar (DAPR_HTTP_PORT, 3500), for
    * {@code ttlSeconds} (DEDUP_TTL_SECONDS, 25 h: longer than todo-api keeps redelivering, NOTIFY_GIVE_UP_AFTER_MS).
-   * A claim without an answer older than {@code claimTimeoutMs} (CLAIM_TIMEOUT_MS, 10 s) was abandoned and is taken
+   * A claim without an answer older than {@code claimTimeoutMs} (CLAIM_TIMEOUT_MS, 30 s) was abandoned and is taken
    * over. At most {@code batchMax} (DEDUP_BATCH_MAX, 100; 1 sends each alone) claims, or answers, go in one call to the
    * sidecar: claims that arrive while the previous claim call is under way, answers that wait up to
    * {@code recordLingerMs} (DEDUP_RECORD_LINGER_MS, 50) for others.
@@ -51,7 +51,7 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       env.string("DAPR_API_TOKEN", null),
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
       env.number("DEDUP_TTL_SECONDS", 90_000, 1, 31_536_000),
-      env.number("CLAIM_TIMEOUT_MS", 10_000, 1, 3_600_000),
+      env.number("CLAIM_TIMEOUT_MS", 30_000, 1, 3_600_000),
       (int) env.number("DEDUP_BATCH_MAX", 100, 1, 1_000),
       env.number("DEDUP_RECORD_LINGER_MS", 50, 0, 10_000));
     return new NotificationConfig(

@@ -76,10 +76,11 @@ final class NotifyHandler {
       deliver(message, taskId, notificationId);
       JsonObject answer = answer(message, taskId, notificationId);
       // The answer is recorded in the background, batched with others (DEDUP_RECORD_LINGER_MS): the sender need not
-      // wait for it. A repeat meanwhile finds the claim and is told to come back; if the record fails, a repeat after
-      // CLAIM_TIMEOUT_MS delivers again.
+      // wait for it. A repeat meanwhile finds the claim and is told to come back. A record that fails is tried again
+      // (DeliveryRecords.delivered); only if it still fails after three claim timeouts, a repeat after CLAIM_TIMEOUT_MS
+      // may have delivered again.
       records.delivered(notificationId, answer).onFailure(failure -> LOG.warning(() -> "notification "
-        + notificationId + " delivered, but its answer was not recorded: " + failure.getMessage()));
+        + notificationId + " delivered, but its answer could not be recorded: " + failure.getMessage()));
       return Future.succeededFuture(answer);
     });
   }

@@ -36,13 +36,15 @@ final class FakeStateSidecar {
   private final Set<String> apiTokens = new CopyOnWriteArraySet<>();
   private HttpServer server;
   volatile boolean down;
+  /** Only transactions (the records of answers) fail, as when the sidecar dies between a claim and its record. */
+  volatile boolean transactionsDown;
 
   Future<FakeStateSidecar> start(Vertx vertx) {
     server = vertx.createHttpServer().requestHandler(request -> request.body().onSuccess(body -> {
       apiTokens.add(String.valueOf(request.getHeader("dapr-api-token")));
       calls.merge(request.method().name() + " " + (request.path().endsWith("/transaction") ? "transaction"
         : request.path().startsWith("/v1.0/state/" + STORE + "/") ? "get" : "save"), 1, Integer::sum);
-      if (down) {
+      if (down || (transactionsDown && request.path().endsWith("/transaction"))) {
         error(request, 500, "ERR_STATE_SAVE", "failed saving state in state store " + STORE + ": dial tcp "
           + "127.0.0.1:6390: connect: connection refused");
       } else if (request.method().name().equals("POST") && request.path().equals("/v1.0/state/" + STORE)) {

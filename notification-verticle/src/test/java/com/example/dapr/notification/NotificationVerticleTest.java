@@ -164,6 +164,29 @@ class NotificationVerticleTest {
   }
 
   @Test
+  void anAnswerWhoseRecordFailsIsRecordedOnceTheSidecarIsBackAndARepeatIsNotDeliveredAgain() throws Exception {
+    // A claim timeout of 5 s: the record must land within it, once the sidecar is back.
+    NotificationVerticle verticle = new NotificationVerticle(new NotificationConfig(0, "replica-r", 16_384, 3, false,
+      new NotificationConfig.Dedup(FakeStateSidecar.STORE, "127.0.0.1", sidecar.port(), null, 2_000, 90_000, 5_000,
+        100, 50)));
+    vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
+    int replica = verticle.actualPort();
+    sidecar.transactionsDown = true;
+    HttpResponse<Buffer> first = notifyAt(replica, notification("t-7:created"));
+    assertEquals(200, first.statusCode(), first.bodyAsString());
+    vertx.timer(1_000).await(10, TimeUnit.SECONDS);
+    assertTrue(sidecar.calls("POST transaction") >= 3, "tried again: " + sidecar.calls("POST transaction"));
+    assertEquals(409, notifyAt(replica, notification("t-7:created")).statusCode(), "claimed, not recorded yet");
+
+    sidecar.transactionsDown = false;
+    assertEquals(first.bodyAsJsonObject(), recorded("t-7:created"), "recorded once the sidecar answers again");
+    HttpResponse<Buffer> repeat = notifyAt(replica, notification("t-7:created"));
+    assertEquals(first.bodyAsJsonObject().copy().put("duplicate", true), repeat.bodyAsJsonObject());
+    assertEquals(1, deliveriesAt(replica, "?notification_id=t-7:created").getJsonArray("recent").size(),
+      "delivered once");
+  }
+
+  @Test
   void aFreshClaimWithoutAnAnswerIsInProgressAndIsNotDelivered() throws Exception {
     sidecar.put("claim-t-5:created", new JsonObject().put("replica", "replica-x")
       .put("claimed_at", System.currentTimeMillis()));
