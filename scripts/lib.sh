@@ -30,15 +30,21 @@ require_java_and_maven() {
   command -v mvn >/dev/null || apt_install maven
 }
 
-# Builds the Go program of the wrapper module $2 (tools/NAME), or of its package $6 (a folder in it), once and caches
-# it, keyed by its sources, under $DAPR_CACHE_DIR (default ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's
-# path. Progress goes to stderr.
+# Builds the Go program of the wrapper module $2 (tools/NAME), or its package $6 (a folder in it, or the import path of
+# one of the module's `tool`s), once and caches it, keyed by its sources, under $DAPR_CACHE_DIR (default
+# ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's path. Progress goes to stderr.
 #   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags] [package folder]
 build_go_tool() {
   local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-} package=${6:-.}
   local key cache bin started heartbeat
-  local sources=("$wrapper/go.mod" "$wrapper/go.sum" "$wrapper"/*.go)
-  [ "$package" = . ] || sources+=("$wrapper/$package"/*.go)
+  local sources=("$wrapper/go.mod" "$wrapper/go.sum")
+  compgen -G "$wrapper/*.go" >/dev/null && sources+=("$wrapper"/*.go)
+  local target=./$package
+  if [ -d "$wrapper/$package" ]; then
+    [ "$package" = . ] || sources+=("$wrapper/$package"/*.go)
+  else
+    target=$package # an import path: one of the wrapper module's tools
+  fi
   key=$(cat "${sources[@]}" | sha256sum | cut -c1-12)
   cache=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/$name-$version-$key
   bin=$cache/$name
@@ -54,7 +60,7 @@ build_go_tool() {
   ( while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
   heartbeat=$!
   if ! (cd "$wrapper" && CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "./$package") >&2; then
+        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "$target") >&2; then
     kill "$heartbeat" 2>/dev/null || true
     die "the $name build failed (see the Go errors above)"
   fi
