@@ -757,6 +757,21 @@ def redis_args():
     return {args[i]: args[i + 1] for i in range(0, len(args) - 1) if args[i].startswith("--")}
 
 
+def test_the_redis_password_is_never_on_a_command_line():
+    """`--requirepass $(REDIS_PASSWORD)` puts the password in the process's argv, which anything listing processes on
+    the node reads. It must reach redis-server another way: here a config file written from the environment onto a
+    memory-backed volume, with redis-server exec'd (PID 1, so SIGTERM reaches it)."""
+    redis = container("redis")
+    words = redis.get("command", []) + redis.get("args", [])
+    assert not any("$(REDIS_PASSWORD)" in w for w in words), "Kubernetes expands $(VAR) into the command line"
+    assert "--requirepass" not in words and "requirepass" not in redis.get("args", [])
+    script = redis["command"][2]
+    assert "requirepass" in script and '"$REDIS_PASSWORD"' in script and "exec redis-server /conf/redis.conf" in script
+    conf = next(m for m in redis["volumeMounts"] if m["mountPath"] == "/conf")
+    volume = next(v for v in pod("redis")["spec"]["volumes"] if v["name"] == conf["name"])
+    assert volume["emptyDir"]["medium"] == "Memory", "the password never reaches a disk"
+
+
 def test_redis_persists_every_write_in_an_append_only_file_on_a_volume():
     """The outbox's streams and the delivery records are what makes notifications durable: they must outlive Redis's
     container. Its data directory is a volume, and a claim needs one pod at a time (Recreate)."""
