@@ -137,7 +137,8 @@ start kube-apiserver "${BIN[kube-apiserver]}" --bind-address 127.0.0.1 --adverti
   --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction --allow-privileged=false
+  --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction --allow-privileged=false \
+  --kubelet-preferred-address-types InternalIP
 export KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig
 for _ in $(seq 1 300); do "$KUBECTL" get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
 "$KUBECTL" get --raw /readyz >/dev/null || die "kube-apiserver not ready after 30 s"
