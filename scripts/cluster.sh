@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # A one-node Kubernetes v1.34.4 cluster on this machine, built from source (scripts/setup-kubernetes.sh).
 #
-# WORK IN PROGRESS (issue "kubectl apply for real"). What it does today: the control plane only, on 127.0.0.1:
-# etcd v3.6.16, kube-apiserver (client-certificate authentication, RBAC and Node authorization, PodSecurity
-# admission), kube-controller-manager and kube-scheduler, with a PKI made here by openssl. Not yet: the node (a CRI
-# containerd, the kubelet, CNI bridge, kube-proxy, CoreDNS), Dapr from its Helm chart, the images. It is not part of
-# the test command yet.
+# WORK IN PROGRESS (issue "kubectl apply for real"). What it does today:
+# - the control plane on 127.0.0.1: etcd v3.6.16, kube-apiserver (client-certificate authentication, RBAC and Node
+#   authorization, PodSecurity admission), kube-controller-manager and kube-scheduler, with a PKI made here by openssl;
+# - one node: a containerd of its own (Debian's, CRI on its own socket and root) and the kubelet, both in one private
+#   mount namespace where regular files stand over the three sysctls the kubelet would set (it runs with
+#   protectKernelDefaults and only reads them): the host's kernel settings are never changed, and `up` checks it. Pods
+#   get addresses on the bridge todok8s0 (10.244.0.0/24, the node is 10.244.0.1) through Debian's CNI plugins, without
+#   masquerading; a chain of its own (TODO-DAPR-FWD) lets pods reach each other and the node, and nothing beyond. The
+#   pause image is built here from Kubernetes's pause.c.
+# Not yet: kube-proxy, CoreDNS, Dapr from its Helm chart, the project's images. It is not part of the test command
+# yet. docs/notes/k8s-one-node-cluster.md has the design and its sources.
 #
 #   scripts/cluster.sh up       build what is missing, start the control plane, wait until /readyz answers
 #   scripts/cluster.sh status   the processes and the API server's readiness
-#   scripts/cluster.sh down     stop every process it started and delete the cluster folder (the builds stay cached)
+#   scripts/cluster.sh down     stop every process it started, delete the pods' containers, mounts, cgroups, the bridge,
+#                               the iptables chains and the cluster folders (the builds and images stay cached)
 #
 # Environment: CLUSTER_DIR (default .cluster: PKI, kubeconfigs, etcd data, logs, PIDs). Then:
 #   export KUBECONFIG=$PWD/.cluster/admin.kubeconfig; kubectl get --raw /readyz
@@ -29,10 +36,87 @@ API_PORT=6443
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_API_IP=10.96.0.1
 POD_CIDR=10.244.0.0/16
+NODE_NAME=todo-dapr-node
+BRIDGE=todok8s0
+NODE_IP=10.244.0.1
+POD_SUBNET=10.244.0.0/24
+FWD_CHAIN=TODO-DAPR-FWD
+PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
+# containerd and the kubelet need host paths (overlayfs snapshots, pod mounts); every one of them is under these two.
+NODE_STATE=/var/lib/todo-dapr-k8s
+NODE_RUN=/run/todo-dapr-k8s
+CONTAINERD_SOCK=$NODE_RUN/containerd/containerd.sock
+# What the kubelet would write (k8s.io/component-helpers node/util/sysctl), shadowed in the node's mount namespace.
+SHADOWED_SYSCTLS="vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1"
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+pid_of() { [ -f "$PROCESSES" ] && awk -v n="$1" '$1 == n {print $2}' "$PROCESSES" | tail -n 1; }
+
+# The node, in the reverse order of `up`: the kubelet (it leaves pods running when it stops), the pods' containers,
+# containerd, and the mount namespace holder, whose end takes every mount of the node with it.
+node_down() {
+  local holder kubelet pid
+  holder=$(pid_of node-namespace)
+  kubelet=$(pid_of kubelet)
+  if [ -n "$kubelet" ] && alive "$kubelet"; then
+    kill -TERM "$kubelet"
+    for _ in $(seq 1 50); do alive "$kubelet" || break; sleep 0.1; done
+  fi
+  if [ -n "$holder" ] && alive "$holder" && [ -S "$CONTAINERD_SOCK" ]; then
+    local ctr=(nsenter -t "$holder" -m -- ctr --address "$CONTAINERD_SOCK" -n k8s.io)
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do "${ctr[@]}" tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true; done
+    sleep 0.5
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do "${ctr[@]}" tasks delete -f "$task" >/dev/null 2>&1 || true; done
+    for container in $("${ctr[@]}" containers ls -q 2>/dev/null); do "${ctr[@]}" containers delete "$container" >/dev/null 2>&1 || true; done
+  fi
+  for name in containerd node-namespace; do
+    pid=$(pid_of "$name")
+    if [ -n "$pid" ] && alive "$pid"; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+      alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  # Shims of our containerd that outlived it (they are found by our socket path in their command line).
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -KILL "$pid" 2>/dev/null || true; done
+  # The kubelet's iptables chains (both families), then ours.
+  local family table chain
+  for family in iptables ip6tables; do
+    command -v "$family" >/dev/null || continue
+    "$family" -t filter -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$family" -t filter -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    for table_chain in filter/KUBE-FIREWALL mangle/KUBE-IPTABLES-HINT mangle/KUBE-KUBELET-CANARY nat/KUBE-KUBELET-CANARY \
+        filter/KUBE-KUBELET-CANARY; do
+      table=${table_chain%/*}
+      chain=${table_chain#*/}
+      "$family" -t "$table" -F "$chain" 2>/dev/null && "$family" -t "$table" -X "$chain" 2>/dev/null || true
+    done
+    while "$family" -D FORWARD -j "$FWD_CHAIN" 2>/dev/null; do :; done
+    "$family" -F "$FWD_CHAIN" 2>/dev/null && "$family" -X "$FWD_CHAIN" 2>/dev/null || true
+  done
+  ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE"
+  local hierarchy
+  for hierarchy in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    [ -d "$hierarchy" ] && find "$hierarchy" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+  # The kubelet's /var/log/containers links into our pod logs, and libcni's result cache (its loopback results carry
+  # no network name): the folder goes when `up` made it, else only our network's entries.
+  local link
+  for link in /var/log/containers/*.log; do
+    [ -L "$link" ] && case "$(readlink "$link")" in "$NODE_STATE"/*) rm -f "$link" ;; esac
+  done
+  rmdir /var/log/containers 2>/dev/null || true
+  if [ -f "$NODE_STATE/made-var-lib-cni" ]; then
+    rm -rf /var/lib/cni
+  else
+    rm -f /var/lib/cni/results/todo-dapr-k8s-*
+  fi
+  rm -rf "$NODE_STATE" "$NODE_RUN"
+}
+
 down() {
+  node_down
   if [ -f "$PROCESSES" ]; then
     local pids=()
     while read -r _ pid; do alive "$pid" && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }; done < "$PROCESSES"
@@ -56,6 +140,10 @@ status() {
   done < "$PROCESSES"
   KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig "$KUBECTL" get --raw /readyz >/dev/null 2>&1 \
     && echo "kube-apiserver https://127.0.0.1:$API_PORT ready" || { echo "kube-apiserver not ready"; bad=1; }
+  local ready
+  ready=$(KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig "$KUBECTL" get node "$NODE_NAME" \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  [ "$ready" = True ] && echo "node $NODE_NAME Ready" || { echo "node $NODE_NAME not Ready"; bad=1; }
   return $bad
 }
 
@@ -102,8 +190,8 @@ started=$(date +%s)
  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null)
-for who in admin controller-manager scheduler; do
-  config=$CLUSTER_DIR/$who.kubeconfig
+kubeconfig_for() { # who: $CLUSTER_DIR/<who>.kubeconfig with the client certificate $PKI/<who>.crt
+  local who=$1 config=$CLUSTER_DIR/$1.kubeconfig
   "$KUBECTL" config --kubeconfig "$config" set-cluster todo-dapr --server "https://127.0.0.1:$API_PORT" \
     --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
   "$KUBECTL" config --kubeconfig "$config" set-credentials "$who" --client-certificate "$PKI/$who.crt" \
@@ -111,7 +199,8 @@ for who in admin controller-manager scheduler; do
   "$KUBECTL" config --kubeconfig "$config" set-context todo-dapr --cluster todo-dapr --user "$who" >/dev/null
   "$KUBECTL" config --kubeconfig "$config" use-context todo-dapr >/dev/null
   chmod 600 "$config"
-done
+}
+for who in admin controller-manager scheduler; do kubeconfig_for "$who"; done
 say "PKI and kubeconfigs in $CLUSTER_DIR ($(( $(date +%s) - started )) s)"
 
 start() { # name command...
@@ -157,6 +246,143 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 "$KUBECTL" -n default get serviceaccount default >/dev/null || die "the controller manager made no default ServiceAccount in 30 s"
+say "control plane up in $(( $(date +%s) - started )) s"
+
+# 5. The node. Its tools: Debian's containerd and runc (docker.io brings them), CNI plugins, gcc for the pause image.
+[ "$(id -u)" -eq 0 ] || die "the node needs root (containerd, the kubelet, a bridge, iptables)"
+command -v containerd >/dev/null && command -v runc >/dev/null || apt_install containerd runc
+[ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+command -v iptables >/dev/null || apt_install iptables
+"$ROOT/scripts/start-docker.sh" >/dev/null
+sysctls_now() { local s; for s in $SHADOWED_SYSCTLS; do printf '%s=%s ' "${s%%=*}" "$(cat "/proc/sys/${s%%=*}")"; done; }
+SYSCTLS_BEFORE=$(sysctls_now)
+
+# The bridge, with the node's address; pods may talk to each other and to the node, and nothing crosses to eth0.
+ip link add "$BRIDGE" type bridge
+ip addr add "$NODE_IP/24" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+for family in iptables ip6tables; do
+  "$family" -N "$FWD_CHAIN"
+  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -j DROP
+  "$family" -A "$FWD_CHAIN" -o "$BRIDGE" -j DROP
+  "$family" -I FORWARD 1 -j "$FWD_CHAIN"
+done
+mkdir -p "$NODE_STATE/cni/net.d" "$NODE_RUN/containerd" "$CLUSTER_DIR/node/sysctl"
+[ -e /var/lib/cni ] || touch "$NODE_STATE/made-var-lib-cni" # libcni caches results there; `down` removes what it made
+cat > "$NODE_STATE/cni/net.d/10-todo-dapr.conflist" <<JSON
+{ "cniVersion": "1.0.0", "name": "todo-dapr-k8s",
+  "plugins": [ { "type": "bridge", "bridge": "$BRIDGE", "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
+                 "ipam": { "type": "host-local", "dataDir": "$NODE_STATE/cni/networks",
+                           "ranges": [[{ "subnet": "$POD_SUBNET", "gateway": "$NODE_IP" }]] } } ] }
+JSON
+
+# The pause image, from Kubernetes's own pause.c (no registry to pull it from).
+if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
+  pause_src=$(cd /tmp && GOFLAGS= go mod download -json k8s.io/kubernetes@v1.34.4 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/build/pause/linux/pause.c
+  context=$(mktemp -d)
+  gcc -Os -Wall -Werror -static -DVERSION=v3.10.1-todo-dapr -o "$context/pause" "$pause_src"
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' > "$context/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$context" > /dev/null 2>&1
+  rm -rf "$context"
+fi
+
+# The node's mount namespace: private, with regular files over the sysctls the kubelet would write.
+binds=""
+for s in $SHADOWED_SYSCTLS; do
+  file=$CLUSTER_DIR/node/sysctl/${s%%=*}
+  mkdir -p "$(dirname "$file")"
+  echo "${s#*=}" > "$file"
+  binds="$binds && mount --bind $file /proc/sys/${s%%=*}"
+done
+start node-namespace unshare -m --propagation private -- sh -c "mount --make-rshared / $binds && exec sleep infinity"
+holder=$(pid_of node-namespace)
+for _ in $(seq 1 50); do
+  [ "$(nsenter -t "$holder" -m cat /proc/sys/kernel/panic 2>/dev/null)" = 10 ] && break
+  sleep 0.1
+done
+[ "$(nsenter -t "$holder" -m cat /proc/sys/kernel/panic)" = 10 ] || die "the node's mount namespace did not come up"
+in_node() { nsenter -t "$holder" -m -- "$@"; }
+
+cat > "$CLUSTER_DIR/node/containerd.toml" <<TOML
+version = 2
+root = "$NODE_STATE/containerd"
+state = "$NODE_RUN/containerd"
+oom_score = 0
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$NODE_STATE/containerd-opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        BinaryName = "$(command -v runc)"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$NODE_STATE/cni/net.d"
+    max_conf_num = 1
+TOML
+start containerd nsenter -t "$holder" -m -- containerd --config "$CLUSTER_DIR/node/containerd.toml"
+for _ in $(seq 1 100); do in_node ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
+in_node ctr --address "$CONTAINERD_SOCK" version >/dev/null || die "containerd did not answer on $CONTAINERD_SOCK"
+docker save "$PAUSE_IMAGE" | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+
+# The kubelet: its client certificate (system:node:<name>), and a configuration that writes no sysctl.
+(umask 077
+ openssl req -newkey rsa:2048 -nodes -subj "/O=system:nodes/CN=system:node:$NODE_NAME" -keyout "$PKI/kubelet.key" \
+   -out "$PKI/kubelet.csr" 2>/dev/null
+ printf 'extendedKeyUsage=clientAuth\n' > "$PKI/kubelet.ext"
+ openssl x509 -req -in "$PKI/kubelet.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 365 \
+   -extfile "$PKI/kubelet.ext" -out "$PKI/kubelet.crt" 2>/dev/null
+ rm -f "$PKI/kubelet.csr" "$PKI/kubelet.ext")
+kubeconfig_for kubelet
+cat > "$CLUSTER_DIR/node/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+failCgroupV1: false
+# Reads the shadowed sysctls and refuses to start if they differ; never writes them.
+protectKernelDefaults: true
+oomScoreAdj: 0
+resolvConf: ""
+clusterDomain: cluster.local
+clusterDNS: [$NODE_IP]
+podLogsDir: $NODE_STATE/pod-logs
+# Images cannot be pulled again here: never collect them.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+start kubelet nsenter -t "$holder" -m -- "${BIN[kubelet]}" --config "$CLUSTER_DIR/node/kubelet.yaml" \
+  --kubeconfig "$CLUSTER_DIR/kubelet.kubeconfig" --root-dir "$NODE_STATE/kubelet" \
+  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
+for _ in $(seq 1 600); do
+  [ "$("$KUBECTL" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] && break
+  sleep 0.1
+done
+[ "$("$KUBECTL" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ] \
+  || die "node $NODE_NAME not Ready after 60 s"
+[ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
+say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"
 UP=1
-say "control plane up in $(( $(date +%s) - started )) s; export KUBECONFIG=$KUBECONFIG"
+say "cluster up in $(( $(date +%s) - started )) s; export KUBECONFIG=$KUBECONFIG"
 status
