@@ -2,15 +2,18 @@
 # A one-node Kubernetes v1.34.4 cluster on this machine, built from source (scripts/setup-kubernetes.sh).
 #
 # WORK IN PROGRESS (issue "kubectl apply for real"). What it does today:
-# - the control plane on 127.0.0.1: etcd v3.6.16, kube-apiserver (client-certificate authentication, RBAC and Node
-#   authorization, PodSecurity admission), kube-controller-manager and kube-scheduler, with a PKI made here by openssl;
+# - the control plane: etcd v3.6.16 on 127.0.0.1, kube-apiserver on the node's bridge address 10.244.0.1 (client
+#   certificates, RBAC and Node authorization, PodSecurity admission), kube-controller-manager and kube-scheduler, with
+#   a PKI made here by openssl;
 # - one node: a containerd of its own (Debian's, CRI on its own socket and root) and the kubelet, both in one private
 #   mount namespace where regular files stand over the three sysctls the kubelet would set (it runs with
 #   protectKernelDefaults and only reads them): the host's kernel settings are never changed, and `up` checks it. Pods
 #   get addresses on the bridge todok8s0 (10.244.0.0/24, the node is 10.244.0.1) through Debian's CNI plugins, without
 #   masquerading; a chain of its own (TODO-DAPR-FWD) lets pods reach each other and the node, and nothing beyond. The
-#   pause image is built here from Kubernetes's pause.c.
-# Not yet: kube-proxy, CoreDNS, Dapr from its Helm chart, the project's images. It is not part of the test command
+#   pause image is built here from Kubernetes's pause.c;
+# - kube-proxy (iptables), with flags that keep it from writing any sysctl; Service addresses (10.96.0.0/16) are routed
+#   to the bridge, so the host reaches ClusterIPs too.
+# Not yet: CoreDNS, Dapr from its Helm chart, the project's images. It is not part of the test command
 # yet. docs/notes/k8s-one-node-cluster.md has the design and its sources.
 #
 #   scripts/cluster.sh up       build what is missing, start the control plane, wait until /readyz answers
@@ -19,7 +22,7 @@
 #                               the iptables chains and the cluster folders (the builds and images stay cached)
 #
 # Environment: CLUSTER_DIR (default .cluster: PKI, kubeconfigs, etcd data, logs, PIDs). Then:
-#   export KUBECONFIG=$PWD/.cluster/admin.kubeconfig; kubectl get --raw /readyz
+#   export KUBECONFIG=$PWD/.cluster/admin.kubeconfig; kubectl get nodes
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=cluster
@@ -80,7 +83,12 @@ node_down() {
   done
   # Shims of our containerd that outlived it (they are found by our socket path in their command line).
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -KILL "$pid" 2>/dev/null || true; done
-  # The kubelet's iptables chains (both families), then ours.
+  # kube-proxy's rules and chains (both families), the kubelet's, then ours.
+  pid=$(pid_of kube-proxy)
+  if [ -n "$pid" ] && alive "$pid"; then kill -TERM "$pid"; for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done; fi
+  local proxy
+  proxy=$(ls "${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}"/kube-proxy-*/kube-proxy 2>/dev/null | head -n 1)
+  [ -z "$proxy" ] || "$proxy" --cleanup >/dev/null 2>&1 || true
   local family table chain
   for family in iptables ip6tables; do
     command -v "$family" >/dev/null || continue
@@ -139,7 +147,7 @@ status() {
     if alive "$pid"; then echo "$name $pid up"; else echo "$name $pid DOWN"; bad=1; fi
   done < "$PROCESSES"
   KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig "$KUBECTL" get --raw /readyz >/dev/null 2>&1 \
-    && echo "kube-apiserver https://127.0.0.1:$API_PORT ready" || { echo "kube-apiserver not ready"; bad=1; }
+    && echo "kube-apiserver https://$NODE_IP:$API_PORT ready" || { echo "kube-apiserver not ready"; bad=1; }
   local ready
   ready=$(KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig "$KUBECTL" get node "$NODE_NAME" \
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
@@ -169,7 +177,35 @@ chmod 700 "$CLUSTER_DIR" "$PKI"
 UP=0
 trap '[ $UP -eq 1 ] || { say "up failed; stopping what was started (logs: $LOGS)"; for f in "$LOGS"/*.log; do echo "--- $f"; tail -n 5 "$f"; done >&2; down; }' EXIT
 
-# 1. The PKI: one CA; the API server's serving certificate; client certificates for the admin (system:masters), the
+# 1. The host's side of the node, first: the API server listens on the bridge's address. The node's tools: Debian's
+# containerd and runc (docker.io brings them), CNI plugins, gcc for the pause image.
+[ "$(id -u)" -eq 0 ] || die "the node needs root (containerd, the kubelet, a bridge, iptables)"
+command -v containerd >/dev/null && command -v runc >/dev/null || apt_install containerd runc
+[ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+command -v iptables >/dev/null || apt_install iptables
+"$ROOT/scripts/start-docker.sh" >/dev/null
+sysctls_now() { local s; for s in $SHADOWED_SYSCTLS; do printf '%s=%s ' "${s%%=*}" "$(cat "/proc/sys/${s%%=*}")"; done; }
+SYSCTLS_BEFORE=$(sysctls_now)
+
+# The bridge, with the node's address (the API server's, the kubelet's and later DNS's); pods may talk to each other
+# and to the node, and nothing crosses to eth0. Service addresses are routed to the bridge, so that the host's own
+# calls to a ClusterIP (the API server calling a webhook) take kube-proxy's rules, never the default route.
+ip link add "$BRIDGE" type bridge
+ip addr add "$NODE_IP/24" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+ip route add "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP"
+for family in iptables ip6tables; do
+  "$family" -N "$FWD_CHAIN"
+  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -j DROP
+  "$family" -A "$FWD_CHAIN" -o "$BRIDGE" -j DROP
+  "$family" -I FORWARD 1 -j "$FWD_CHAIN"
+done
+mkdir -p "$NODE_STATE/cni/net.d" "$NODE_RUN/containerd" "$CLUSTER_DIR/node/sysctl"
+[ -e /var/lib/cni ] || touch "$NODE_STATE/made-var-lib-cni" # libcni caches results there; `down` removes what it made
+
+# 2. The PKI: one CA; the API server's serving certificate; client certificates for the admin (system:masters), the
 # controller manager, the scheduler and the API server's calls to kubelets; the service-account signing key.
 started=$(date +%s)
 (umask 077
@@ -183,16 +219,17 @@ started=$(date +%s)
    rm -f "$PKI/$1.csr" "$PKI/$1.ext"
  }
  cert apiserver "/CN=kube-apiserver" "$(printf '%s\n%s' 'extendedKeyUsage=serverAuth' \
-   "subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$SERVICE_API_IP")"
+   "subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP,IP:$SERVICE_API_IP")"
  cert admin "/O=system:masters/CN=admin"
  cert controller-manager "/CN=system:kube-controller-manager"
  cert scheduler "/CN=system:kube-scheduler"
  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+ cert kube-proxy "/CN=system:kube-proxy"
  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null)
 kubeconfig_for() { # who: $CLUSTER_DIR/<who>.kubeconfig with the client certificate $PKI/<who>.crt
   local who=$1 config=$CLUSTER_DIR/$1.kubeconfig
-  "$KUBECTL" config --kubeconfig "$config" set-cluster todo-dapr --server "https://127.0.0.1:$API_PORT" \
+  "$KUBECTL" config --kubeconfig "$config" set-cluster todo-dapr --server "https://$NODE_IP:$API_PORT" \
     --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
   "$KUBECTL" config --kubeconfig "$config" set-credentials "$who" --client-certificate "$PKI/$who.crt" \
     --client-key "$PKI/$who.key" --embed-certs >/dev/null
@@ -200,7 +237,7 @@ kubeconfig_for() { # who: $CLUSTER_DIR/<who>.kubeconfig with the client certific
   "$KUBECTL" config --kubeconfig "$config" use-context todo-dapr >/dev/null
   chmod 600 "$config"
 }
-for who in admin controller-manager scheduler; do kubeconfig_for "$who"; done
+for who in admin controller-manager scheduler kube-proxy; do kubeconfig_for "$who"; done
 say "PKI and kubeconfigs in $CLUSTER_DIR ($(( $(date +%s) - started )) s)"
 
 start() { # name command...
@@ -210,7 +247,7 @@ start() { # name command...
   echo "$name $!" >> "$PROCESSES"
 }
 
-# 2. etcd, on loopback only: plain HTTP, reached by the API server alone.
+# 3. etcd, on loopback only: plain HTTP, reached by the API server alone.
 start etcd "${BIN[etcd]}" --name todo-dapr --data-dir "$CLUSTER_DIR/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -218,8 +255,9 @@ start etcd "${BIN[etcd]}" --name todo-dapr --data-dir "$CLUSTER_DIR/etcd" \
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://127.0.0.1:$ETCD_PORT/health" >/dev/null || die "etcd did not become healthy"
 
-# 3. The API server: client certificates, Node and RBAC authorization, PodSecurity admission (on by default).
-start kube-apiserver "${BIN[kube-apiserver]}" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+# 4. The API server, on the bridge's address (pods reach it through the kubernetes Service): client certificates,
+# Node and RBAC authorization, PodSecurity admission (on by default).
+start kube-apiserver "${BIN[kube-apiserver]}" --bind-address "$NODE_IP" --advertise-address "$NODE_IP" \
   --secure-port "$API_PORT" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
   --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
@@ -231,9 +269,9 @@ start kube-apiserver "${BIN[kube-apiserver]}" --bind-address 127.0.0.1 --adverti
 export KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig
 for _ in $(seq 1 300); do "$KUBECTL" get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
 "$KUBECTL" get --raw /readyz >/dev/null || die "kube-apiserver not ready after 30 s"
-say "kube-apiserver ready at https://127.0.0.1:$API_PORT ($(( $(date +%s) - started )) s)"
+say "kube-apiserver ready at https://$NODE_IP:$API_PORT ($(( $(date +%s) - started )) s)"
 
-# 4. The controller manager (ServiceAccounts, ReplicaSets, node CIDRs for the bridge) and the scheduler.
+# 5. The controller manager (ServiceAccounts, ReplicaSets, node CIDRs for the bridge) and the scheduler.
 start kube-controller-manager "${BIN[kube-controller-manager]}" --kubeconfig "$CLUSTER_DIR/controller-manager.kubeconfig" \
   --bind-address 127.0.0.1 --leader-elect=false --use-service-account-credentials \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
@@ -248,29 +286,6 @@ done
 "$KUBECTL" -n default get serviceaccount default >/dev/null || die "the controller manager made no default ServiceAccount in 30 s"
 say "control plane up in $(( $(date +%s) - started )) s"
 
-# 5. The node. Its tools: Debian's containerd and runc (docker.io brings them), CNI plugins, gcc for the pause image.
-[ "$(id -u)" -eq 0 ] || die "the node needs root (containerd, the kubelet, a bridge, iptables)"
-command -v containerd >/dev/null && command -v runc >/dev/null || apt_install containerd runc
-[ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
-command -v gcc >/dev/null || apt_install gcc libc6-dev
-command -v iptables >/dev/null || apt_install iptables
-"$ROOT/scripts/start-docker.sh" >/dev/null
-sysctls_now() { local s; for s in $SHADOWED_SYSCTLS; do printf '%s=%s ' "${s%%=*}" "$(cat "/proc/sys/${s%%=*}")"; done; }
-SYSCTLS_BEFORE=$(sysctls_now)
-
-# The bridge, with the node's address; pods may talk to each other and to the node, and nothing crosses to eth0.
-ip link add "$BRIDGE" type bridge
-ip addr add "$NODE_IP/24" dev "$BRIDGE"
-ip link set "$BRIDGE" up
-for family in iptables ip6tables; do
-  "$family" -N "$FWD_CHAIN"
-  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
-  "$family" -A "$FWD_CHAIN" -i "$BRIDGE" -j DROP
-  "$family" -A "$FWD_CHAIN" -o "$BRIDGE" -j DROP
-  "$family" -I FORWARD 1 -j "$FWD_CHAIN"
-done
-mkdir -p "$NODE_STATE/cni/net.d" "$NODE_RUN/containerd" "$CLUSTER_DIR/node/sysctl"
-[ -e /var/lib/cni ] || touch "$NODE_STATE/made-var-lib-cni" # libcni caches results there; `down` removes what it made
 cat > "$NODE_STATE/cni/net.d/10-todo-dapr.conflist" <<JSON
 { "cniVersion": "1.0.0", "name": "todo-dapr-k8s",
   "plugins": [ { "type": "bridge", "bridge": "$BRIDGE", "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
@@ -278,7 +293,7 @@ cat > "$NODE_STATE/cni/net.d/10-todo-dapr.conflist" <<JSON
                            "ranges": [[{ "subnet": "$POD_SUBNET", "gateway": "$NODE_IP" }]] } } ] }
 JSON
 
-# The pause image, from Kubernetes's own pause.c (no registry to pull it from).
+# 6. The node. The pause image, from Kubernetes's own pause.c (no registry to pull it from).
 if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
   pause_src=$(cd /tmp && GOFLAGS= go mod download -json k8s.io/kubernetes@v1.34.4 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/build/pause/linux/pause.c
   context=$(mktemp -d)
@@ -381,6 +396,17 @@ for _ in $(seq 1 600); do
 done
 [ "$("$KUBECTL" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ] \
   || die "node $NODE_NAME not Ready after 60 s"
+# 7. kube-proxy (iptables mode, in the host's namespaces): Services. Its flags keep it from writing any sysctl (the
+# conntrack limits and timeouts, route_localnet), so NodePorts answer on the bridge's address only, never 127.0.0.1.
+start kube-proxy "${BIN[kube-proxy]}" --kubeconfig "$CLUSTER_DIR/kube-proxy.kubeconfig" --hostname-override "$NODE_NAME" \
+  --proxy-mode iptables --cluster-cidr "$POD_SUBNET" --nodeport-addresses "$NODE_IP/32" \
+  --iptables-localhost-nodeports=false --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 \
+  --conntrack-tcp-timeout-close-wait 0 --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address 127.0.0.1:10249 \
+  --oom-score-adj 0
+# (grep -c, not grep -q: with pipefail, grep -q's early exit fails the pipeline when iptables is still writing)
+proxied() { [ "$(iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -c "$SERVICE_API_IP/32")" -gt 0 ]; }
+for _ in $(seq 1 100); do proxied && break; sleep 0.1; done
+proxied || die "kube-proxy wrote no rule for the kubernetes Service"
 [ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
 say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"
 UP=1
