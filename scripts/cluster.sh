@@ -13,7 +13,8 @@
 #   pause image is built here from Kubernetes's pause.c;
 # - kube-proxy (iptables), with flags that keep it from writing any sysctl; Service addresses (10.96.0.0/16) are routed
 #   to the bridge, so the host reaches ClusterIPs too.
-# Not yet: CoreDNS, Dapr from its Helm chart, the project's images. It is not part of the test command
+# - CoreDNS (tools/coredns) on 10.244.0.1:53 for cluster.local, forwarding nothing.
+# Not yet: Dapr from its Helm chart, the project's images. It is not part of the test command
 # yet. docs/notes/k8s-one-node-cluster.md has the design and its sources.
 #
 #   scripts/cluster.sh up       build what is missing, start the control plane, wait until /readyz answers
@@ -185,6 +186,19 @@ command -v containerd >/dev/null && command -v runc >/dev/null || apt_install co
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 command -v iptables >/dev/null || apt_install iptables
 "$ROOT/scripts/start-docker.sh" >/dev/null
+# The first A record CoreDNS gives for $1, asked with Python's stub resolver pointed at the node (no dig here).
+dns_answer() {
+  python3 - "$1" "$NODE_IP" <<'PY' 2>/dev/null || true
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+query = struct.pack(">HHHHHH", 0x7d7d, 0x0100, 1, 0, 0, 0) + b"".join(
+    bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1); s.sendto(query, (server, 53))
+data = s.recv(512)
+if struct.unpack(">H", data[6:8])[0]:
+    print(socket.inet_ntoa(data[-4:]))
+PY
+}
 sysctls_now() { local s; for s in $SHADOWED_SYSCTLS; do printf '%s=%s ' "${s%%=*}" "$(cat "/proc/sys/${s%%=*}")"; done; }
 SYSCTLS_BEFORE=$(sysctls_now)
 
@@ -225,6 +239,7 @@ started=$(date +%s)
  cert scheduler "/CN=system:kube-scheduler"
  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
  cert kube-proxy "/CN=system:kube-proxy"
+ cert coredns "/CN=todo-dapr:coredns"
  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null)
 kubeconfig_for() { # who: $CLUSTER_DIR/<who>.kubeconfig with the client certificate $PKI/<who>.crt
@@ -237,7 +252,7 @@ kubeconfig_for() { # who: $CLUSTER_DIR/<who>.kubeconfig with the client certific
   "$KUBECTL" config --kubeconfig "$config" use-context todo-dapr >/dev/null
   chmod 600 "$config"
 }
-for who in admin controller-manager scheduler kube-proxy; do kubeconfig_for "$who"; done
+for who in admin controller-manager scheduler kube-proxy coredns; do kubeconfig_for "$who"; done
 say "PKI and kubeconfigs in $CLUSTER_DIR ($(( $(date +%s) - started )) s)"
 
 start() { # name command...
@@ -407,6 +422,44 @@ start kube-proxy "${BIN[kube-proxy]}" --kubeconfig "$CLUSTER_DIR/kube-proxy.kube
 proxied() { [ "$(iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -c "$SERVICE_API_IP/32")" -gt 0 ]; }
 for _ in $(seq 1 100); do proxied && break; sleep 0.1; done
 proxied || die "kube-proxy wrote no rule for the kubernetes Service"
+# 8. CoreDNS (tools/coredns: five plugins, no forward) on the node's address, port 53: the cluster's DNS (clusterDNS of
+# the kubelet), answering cluster.local from the API and nothing else, so no pod resolves a name off this machine.
+"$KUBECTL" apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "todo-dapr:coredns"}
+rules:
+  - apiGroups: [""]
+    resources: [endpoints, services, pods, namespaces]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "todo-dapr:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "todo-dapr:coredns"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "todo-dapr:coredns"}]
+YAML
+cat > "$CLUSTER_DIR/node/Corefile" <<COREFILE
+.:53 {
+    bind $NODE_IP
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $CLUSTER_DIR/coredns.kubeconfig todo-dapr
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }
+    cache 30
+    loadbalance
+}
+COREFILE
+start coredns "${BIN[coredns]}" -conf "$CLUSTER_DIR/node/Corefile"
+for _ in $(seq 1 100); do [ -n "$(dns_answer kubernetes.default.svc.cluster.local)" ] && break; sleep 0.1; done
+[ "$(dns_answer kubernetes.default.svc.cluster.local)" = "$SERVICE_API_IP" ] \
+  || die "CoreDNS does not answer kubernetes.default.svc.cluster.local with $SERVICE_API_IP"
 [ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
 say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"
 UP=1
