@@ -460,6 +460,36 @@ start coredns "${BIN[coredns]}" -conf "$CLUSTER_DIR/node/Corefile"
 for _ in $(seq 1 100); do [ -n "$(dns_answer kubernetes.default.svc.cluster.local)" ] && break; sleep 0.1; done
 [ "$(dns_answer kubernetes.default.svc.cluster.local)" = "$SERVICE_API_IP" ] \
   || die "CoreDNS does not answer kubernetes.default.svc.cluster.local with $SERVICE_API_IP"
+# 9. Dapr 1.18.3 from its own Helm chart (charts/dapr of the github.com/dapr/dapr module), on images built here:
+# local/daprd and local/sentry (scripts/build-images.sh, which also builds the app images), and the operator, the
+# injector, placement and the scheduler (docker/dapr-control-plane.Dockerfile). mTLS is on (the chart's default);
+# the injected daprd drops every capability, as the namespace's "restricted" Pod Security Standard demands; nothing
+# is pulled (pull policy Never). The scheduler keeps its data in memory: no volume to provision on this node.
+if [ "${CLUSTER_DAPR:-1}" = 1 ]; then
+  "$ROOT/scripts/build-images.sh" >/dev/null
+  for name in operator injector placement scheduler; do
+    context=$(mktemp -d)
+    cp "$("$ROOT/scripts/setup-daprd.sh" "$name" | tail -n 1)" "$context/$name"
+    DOCKER_BUILDKIT=0 docker build -q --build-arg BINARY="$name" -t "local/$name:1.18.3" \
+      -f "$ROOT/docker/dapr-control-plane.Dockerfile" "$context" >/dev/null
+    rm -rf "$context"
+  done
+  images=(local/daprd:1.18.3 local/sentry:1.18.3 local/operator:1.18.3 local/injector:1.18.3 local/placement:1.18.3
+    local/scheduler:1.18.3)
+  docker save "${images[@]}" | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+  say "Dapr's images in the node's containerd: ${images[*]}"
+  dapr_module=$(cd /tmp && GOFLAGS= go mod download -json github.com/dapr/dapr@v1.18.3 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  chart=$CLUSTER_DIR/dapr-chart
+  cp -r "$dapr_module/charts/dapr" "$chart"
+  chmod -R u+w "$chart"
+  "${BIN[helm]}" install dapr "$chart" --namespace dapr-system --create-namespace --wait --timeout 5m \
+    --set global.registry=docker.io/local --set global.tag=1.18.3 --set global.imagePullPolicy=Never \
+    --set dapr_sidecar_injector.sidecarImagePullPolicy=Never \
+    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true \
+    --set dapr_scheduler.cluster.inMemoryStorage=true > "$LOGS/helm-install.log" 2>&1 \
+    || { "$KUBECTL" -n dapr-system get pods -o wide >&2; die "helm install of Dapr failed; see $LOGS/helm-install.log"; }
+  say "Dapr 1.18.3 installed: $("$KUBECTL" -n dapr-system get pods --no-headers | awk '{print $1 " " $2 " " $3}' | tr '\n' ';')"
+fi
 [ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
 say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"
 UP=1
