@@ -14,7 +14,9 @@
 # - kube-proxy (iptables), with flags that keep it from writing any sysctl; Service addresses (10.96.0.0/16) are routed
 #   to the bridge, so the host reaches ClusterIPs too.
 # - CoreDNS (tools/coredns) on 10.244.0.1:53 for cluster.local, forwarding nothing.
-# Not yet: Dapr from its Helm chart, the project's images. It is not part of the test command
+# - Dapr 1.18.3 from its Helm chart on images built here, the project's images loaded in the node, and a volume for
+#   Redis. Then a user's steps work: scripts/k8s-api-tokens.sh; kubectl apply -k manifests/overlays/local.
+# Not yet: the cluster layer of tests, in the test command. It is not part of the test command
 # yet. docs/notes/k8s-one-node-cluster.md has the design and its sources.
 #
 #   scripts/cluster.sh up       build what is missing, start the control plane, wait until /readyz answers
@@ -489,6 +491,29 @@ if [ "${CLUSTER_DAPR:-1}" = 1 ]; then
     --set dapr_scheduler.cluster.inMemoryStorage=true > "$LOGS/helm-install.log" 2>&1 \
     || { "$KUBECTL" -n dapr-system get pods -o wide >&2; die "helm install of Dapr failed; see $LOGS/helm-install.log"; }
   say "Dapr 1.18.3 installed: $("$KUBECTL" -n dapr-system get pods --no-headers | awk '{print $1 " " $2 " " $3}' | tr '\n' ';')"
+fi
+
+# 10. What manifests/ needs from the node and nothing provides here: the images scripts/build-images.sh built (there
+# is no registry), and a volume for Redis's claim (there is no storage provisioner): a hostPath PersistentVolume bound
+# to todo-dapr/redis-data, owned by Redis's UID 999. Then: scripts/k8s-api-tokens.sh; kubectl apply -k
+# manifests/overlays/local (manifests/ with the local image names).
+if [ "${CLUSTER_DAPR:-1}" = 1 ]; then
+  docker save todo-api:latest notification-service:latest local/redis:latest \
+    | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+  install -d -o 999 -g 999 -m 0700 "$NODE_STATE/volumes/redis-data"
+  "$KUBECTL" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: todo-dapr-redis-data}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: {namespace: todo-dapr, name: redis-data}
+  hostPath: {path: $NODE_STATE/volumes/redis-data, type: Directory}
+YAML
+  say "images todo-api, notification-service and local/redis in the node; PersistentVolume for todo-dapr/redis-data"
 fi
 [ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
 say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"
