@@ -46,7 +46,7 @@ if [ ! -x "$VENV/bin/pytest" ] || [ "$(cat "$VENV/.requirements" 2>/dev/null)" !
 fi
 
 cd "$ROOT"
-for target in manifests manifests/overlays/with-load; do
+for target in manifests manifests/overlays/with-load manifests/overlays/local; do
   rendered=$("$KUSTOMIZE" build "$target") || die "kustomize build $target failed"
   say "kustomize build $target: $(printf '%s\n' "$rendered" | awk '/^kind: / {print $2}' | sort | uniq -c \
     | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}')"
