@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Gives the binaries of a one-node Kubernetes v1.34.4 cluster, etcd v3.6.16, CoreDNS v1.12.1 and Helm v3.19.5, each built once from
-# the Go module proxy (tools/kubernetes, tools/etcd, tools/coredns, tools/helm) and cached by version and sources in $DAPR_CACHE_DIR (default
-# ~/.cache/todo-dapr); no prebuilt binary is downloaded. Prints "name path" for each, one a line:
+# Gives the binaries of a one-node Kubernetes v1.34.4 cluster, etcd v3.6.16, CoreDNS v1.12.1 and Helm v3.19.5, each
+# built once from the Go module proxy (tools/kubernetes, tools/etcd, tools/coredns, tools/helm) and cached by version
+# and sources in $DAPR_CACHE_DIR (default ~/.cache/todo-dapr); no prebuilt binary is downloaded. Prints "name path" for each, one a line:
 #   scripts/setup-kubernetes.sh            all of kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 #                                          kube-proxy, kubectl, etcd, coredns, helm
 #   scripts/setup-kubernetes.sh kubectl    just those named
