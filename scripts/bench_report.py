@@ -168,6 +168,20 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def resource_table(r, ours, theirs):
+    """Per process, CPU % and max RSS of this system's runs (`ours`) and the baseline's (`theirs`), and the totals."""
+    lines = [f"| process | CPU % {ours} | CPU % {theirs} | max RSS MB {ours} | max RSS MB {theirs} |", "|---|---|---|---|---|"]
+    none = {"cpu_pct": None, "rss_mb": None}
+    for name in sorted(set(r["resources"]) | set(r["baseline_resources"])):
+        v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
+        lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
+                     f"{fmt(w['rss_mb'], 1)} |")
+    total_ours = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
+    total_theirs = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
+    lines.append(f"| **all** | **{fmt(total_ours, 1)}** | **{fmt(total_theirs, 1)}** | | |")
+    return lines
+
+
 SECURITY_START = "<!-- cost-of-security: written by BASELINE_REF=insecure scripts/benchmark.sh -->"
 SECURITY_END = "<!-- end of cost-of-security -->"
 
@@ -200,17 +214,8 @@ def security_section(out, s, results):
         for pt, pb in zip(mt.get("plateaus", []), mb.get("plateaus", [])):
             lines.append(f"| {pt['rate']} | {fmt(pt['achieved'], 1)} | {fmt(pt['p99'])} | {'yes' if pt['holds'] else 'no'} "
                          f"| {fmt(pb['achieved'], 1)} | {fmt(pb['p99'])} | {'yes' if pb['holds'] else 'no'} |")
-        lines += ["", f"CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS:", "",
-                  "| process | CPU % secure | CPU % insecure | max RSS MB secure | max RSS MB insecure |",
-                  "|---|---|---|---|---|"]
-        none = {"cpu_pct": None, "rss_mb": None}
-        for name in sorted(set(r["resources"]) | set(r["baseline_resources"])):
-            v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
-            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
-                         f"{fmt(w['rss_mb'], 1)} |")
-        total_s = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
-        total_i = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
-        lines += [f"| **all** | **{fmt(total_s, 1)}** | **{fmt(total_i, 1)}** | | |", ""]
+        lines += ["", f"CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS:", ""]
+        lines += resource_table(r, "secure", "insecure") + [""]
     lines.append(SECURITY_END)
     return lines
 
@@ -317,18 +322,8 @@ def main(out, docs):
         lines += ["", f"Notifications per replica over the {r['runs']} fixed-rate runs ({total} in all): "
                   + ", ".join(f"{n} {c} ({100 * c / total:.1f}%)" for n, c in r["replicas"].items()) + ".", "",
                   f"Where the time goes: CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS, durable "
-                  "against the baseline:", "",
-                  "| process | CPU % durable | CPU % baseline | max RSS MB durable | max RSS MB baseline |",
-                  "|---|---|---|---|---|"]
-        names = sorted(set(r["resources"]) | set(r["baseline_resources"]))
-        none = {"cpu_pct": None, "rss_mb": None}
-        for name in names:
-            v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
-            lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
-                         f"{fmt(w['rss_mb'], 1)} |")
-        total_d = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
-        total_b = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
-        lines.append(f"| **all** | **{fmt(total_d, 1)}** | **{fmt(total_b, 1)}** | | |")
+                  "against the baseline:", ""]
+        lines += resource_table(r, "durable", "baseline")
         lines.append("")
 
     lines += ["## Start-up", "", "Process start to the first answer of its health route, 3 starts each (ms):", "",

@@ -63,25 +63,22 @@ for app in todo:todo-api notification:notification-service; do
 done
 say "both images built in $(( $(date +%s) - started )) s"
 
-# The sidecar as a container, for the container smoke test (container-tests/): always from the daprd that
-# scripts/setup-daprd.sh gives now, so the image never lags behind the binary (Docker's cache makes a rebuild instant).
-daprd_context=$(mktemp -d)
-cp "$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)" "$daprd_context/daprd"
-docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/daprd:1.18.3 -f "$ROOT/docker/daprd.Dockerfile" \
-  "$daprd_context" > "$LOG_DIR/daprd.log" 2>&1 \
-  || { tail -n 20 "$LOG_DIR/daprd.log" >&2; die "building local/daprd:1.18.3 failed (all of its log in $LOG_DIR/daprd.log)"; }
-rm -rf "$daprd_context"
-say "local/daprd:1.18.3 ready: $(size_of local/daprd:1.18.3)"
-
-# Sentry (the mTLS certificate authority the sidecars of the container smoke test get their certificates from), the
-# same way: from the Sentry that `scripts/setup-daprd.sh sentry` gives now (docker/sentry.Dockerfile).
-sentry_context=$(mktemp -d)
-cp "$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)" "$sentry_context/sentry"
-docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/sentry:1.18.3 -f "$ROOT/docker/sentry.Dockerfile" \
-  "$sentry_context" > "$LOG_DIR/sentry.log" 2>&1 \
-  || { tail -n 20 "$LOG_DIR/sentry.log" >&2; die "building local/sentry:1.18.3 failed (all of its log in $LOG_DIR/sentry.log)"; }
-rm -rf "$sentry_context"
-say "local/sentry:1.18.3 ready: $(size_of local/sentry:1.18.3)"
+# binary_image NAME DOCKERFILE: local/NAME:1.18.3 from the binary `scripts/setup-daprd.sh NAME` gives now, so the image
+# never lags behind the binary (Docker's cache makes a rebuild instant).
+binary_image() {
+  local name=$1 dockerfile=$2 context
+  context=$(mktemp -d)
+  cp "$("$ROOT/scripts/setup-daprd.sh" "$name" | tail -n 1)" "$context/$name"
+  docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t "local/$name:1.18.3" -f "$ROOT/$dockerfile" \
+    "$context" > "$LOG_DIR/$name.log" 2>&1 \
+    || { tail -n 20 "$LOG_DIR/$name.log" >&2; die "building local/$name:1.18.3 failed (all of its log in $LOG_DIR/$name.log)"; }
+  rm -rf "$context"
+  say "local/$name:1.18.3 ready: $(size_of "local/$name:1.18.3")"
+}
+# The sidecar as a container, for the container smoke test (container-tests/), and Sentry, the mTLS certificate
+# authority its sidecars get their certificates from.
+binary_image daprd docker/daprd.Dockerfile
+binary_image sentry docker/sentry.Dockerfile
 
 # Redis for the container smoke test (todo-api's outbox and state, notification-service's delivery record): Debian's
 # redis-server on the same base (docker/redis.Dockerfile, empty context; Docker's cache makes a rebuild instant).

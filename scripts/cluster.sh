@@ -128,17 +128,8 @@ node_down() {
 
 down() {
   node_down
-  if [ -f "$PROCESSES" ]; then
-    local pids=()
-    while read -r _ pid; do alive "$pid" && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }; done < "$PROCESSES"
-    for _ in $(seq 1 100); do
-      local left=0
-      for pid in "${pids[@]}"; do alive "$pid" && left=1; done
-      [ $left -eq 0 ] && break
-      sleep 0.1
-    done
-    for pid in "${pids[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null || true; done
-  fi
+  # shellcheck disable=SC2046 # one PID a word
+  [ ! -f "$PROCESSES" ] || stop_pids $(awk '{print $2}' "$PROCESSES")
   rm -rf "$CLUSTER_DIR"
   say "down: every process stopped, $CLUSTER_DIR deleted"
 }

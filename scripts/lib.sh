@@ -69,3 +69,19 @@ build_go_tool() {
   say "built $bin in $(( $(date +%s) - started )) s, $(( $(stat -c %s "$bin") / 1024 / 1024 )) MiB"
   echo "$bin"
 }
+
+# SIGTERM to each PID still alive, then up to 10 s for all of them to exit; SIGKILL (and say so) to any left.
+stop_pids() {
+  local pids=() pid
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }; done
+  for _ in $(seq 1 100); do
+    local left=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ $left -eq 0 ] && return 0
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null && { say "process $pid did not stop in 10 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+  done
+  return 0
+}

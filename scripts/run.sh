@@ -77,19 +77,8 @@ alive() { kill -0 "$1" 2>/dev/null; }
 stop_all() {
   [ -f "$PROCESSES" ] || { say "nothing running (no $PROCESSES)"; return 0; }
   say "stopping"
-  local pids=()
-  while read -r name pid _; do
-    alive "$pid" && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
-  done < "$PROCESSES"
-  for _ in $(seq 1 100); do
-    local left=0
-    for pid in "${pids[@]}"; do alive "$pid" && left=1; done
-    [ $left -eq 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do
-    alive "$pid" && { say "process $pid did not stop in 10 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; }
-  done
+  # shellcheck disable=SC2046 # one PID a word
+  stop_pids $(awk '{print $2}' "$PROCESSES")
   rm -f "$PROCESSES"
   say "stopped; logs stay in $LOG_DIR"
 }

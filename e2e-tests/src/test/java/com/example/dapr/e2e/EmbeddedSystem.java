@@ -259,7 +259,8 @@ final class EmbeddedSystem implements AutoCloseable {
     }
   }
 
-  private static List<String> nulSeparated(byte[] bytes) {
+  /** The NUL-separated strings of a /proc file such as cmdline or environ. */
+  static List<String> nulSeparated(byte[] bytes) {
     List<String> parts = new ArrayList<>();
     int start = 0;
     for (int i = 0; i < bytes.length; i++) {

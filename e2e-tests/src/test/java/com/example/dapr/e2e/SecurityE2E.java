@@ -187,7 +187,7 @@ class SecurityE2E extends AgainstEmbeddedSystem {
    */
   private Process startIntruder(int httpPort) throws Exception {
     long todoSidecar = system.processes().get("todo-api-daprd");
-    String daprd = nul(Files.readAllBytes(Path.of("/proc", String.valueOf(todoSidecar), "cmdline"))).get(0);
+    String daprd = EmbeddedSystem.nulSeparated(Files.readAllBytes(Path.of("/proc", String.valueOf(todoSidecar), "cmdline"))).get(0);
     Path workingDir = Path.of("/proc", String.valueOf(todoSidecar), "cwd").toRealPath();
     Path log = system.logs().resolve("intruder-daprd.log");
     ProcessBuilder builder = new ProcessBuilder(daprd, "--app-id", "intruder",
@@ -433,17 +433,5 @@ class SecurityE2E extends AgainstEmbeddedSystem {
       bare.close();
     }
     assertNull(insecure.token("todo-api.dapr-api-token"), "the control runs without tokens");
-  }
-
-  private static List<String> nul(byte[] bytes) {
-    List<String> parts = new ArrayList<>();
-    int start = 0;
-    for (int i = 0; i < bytes.length; i++) {
-      if (bytes[i] == 0) {
-        parts.add(new String(bytes, start, i - start, StandardCharsets.UTF_8));
-        start = i + 1;
-      }
-    }
-    return parts;
   }
 }
