@@ -168,6 +168,16 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def latency_table(rows):
+    """The fixed-rate table: for each (label, medians of runs) that has runs, rate, failures and latencies."""
+    lines = ["| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|"]
+    for label, x in rows:
+        if x["rate"] is not None:
+            lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
+                         f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+    return lines
+
+
 def resource_table(r, ours, theirs):
     """Per process, CPU % and max RSS of this system's runs (`ours`) and the baseline's (`theirs`), and the totals."""
     lines = [f"| process | CPU % {ours} | CPU % {theirs} | max RSS MB {ours} | max RSS MB {theirs} |", "|---|---|---|---|---|"]
@@ -200,13 +210,9 @@ def security_section(out, s, results):
         o, b, f = r["ours"], r["baseline"], r["floor"]
         mt, mb = r["max_todo"] or {}, r["max_baseline"] or {}
         kept = (mt.get("best", 0) / mb["best"]) if mb.get("best") else None
-        lines += [f"### {store} store", "", f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", "",
-                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|"]
-        for label, x in (("secure default `POST /tasks`", o), ("`--insecure` `POST /tasks`", b),
-                         ("floor, secure sidecars (save + invoke, k6 with the token)", f)):
-            if x["rate"] is not None:
-                lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
-                             f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+        lines += [f"### {store} store", "", f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", ""]
+        lines += latency_table((("secure default `POST /tasks`", o), ("`--insecure` `POST /tasks`", b),
+                                ("floor, secure sidecars (save + invoke, k6 with the token)", f)))
         lines += ["", f"Highest rate held: secure {mt.get('best', '-')}/s, insecure {mb.get('best', '-')}/s"
                   + (f": the secure default keeps {100 * kept:.0f}% (aim: at least 90%)." if kept is not None else "."),
                   "", "| plateau/s | secure achieved | p99 ms | holds | insecure achieved | p99 ms | holds |",
@@ -289,13 +295,9 @@ def main(out, docs):
         ratio = (mt.get("best", 0) / mf["best"]) if mf.get("best") else None
         durable = (mt.get("best", 0) / mb["best"]) if mb.get("best") else None
         lines += [f"## {store} store", "",
-                  f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", "",
-                  "| | achieved/s | failed | p50 | p90 | p99 |", "|---|---|---|---|---|---|"]
-        for label, x in (("todo-api `POST /tasks`, durable", o), ("todo-api before the outbox (baseline)", b),
-                         ("floor (save + invoke)", f)):
-            if x["rate"] is not None:
-                lines.append(f"| {label} | {fmt(x['rate'], 1)} | {fmt(100 * (x['failed'] or 0))}% | {fmt(x['med'])} | "
-                             f"{fmt(x['p(90)'])} | {fmt(x['p(99)'])} |")
+                  f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", ""]
+        lines += latency_table((("todo-api `POST /tasks`, durable", o), ("todo-api before the outbox (baseline)", b),
+                                ("floor (save + invoke)", f)))
         if r["drain"]:
             lines += ["", "The outbox keeps up: events left unread or unacknowledged (internal topic and notifications) "
                       "when each fixed-rate run ended, and how long until none were left: "

@@ -85,6 +85,12 @@ class SecurityE2E extends AgainstEmbeddedSystem {
     return response.bodyAsJsonObject();
   }
 
+  /** A notification of task {@code taskId} with an id of its own, as todo-api would send it. */
+  private static JsonObject notification(String taskId, String message) {
+    return new JsonObject().put("message", message).put("task_id", taskId)
+      .put("notification_id", taskId + "-" + UUID.randomUUID() + ":created");
+  }
+
   private static int received(EmbeddedSystem target, String notificationId) throws Exception {
     return Receipts.count(target.logs()).getOrDefault(notificationId, 0);
   }
@@ -152,9 +158,8 @@ class SecurityE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(4)
   void onlyTodoApiMayInvokeNotificationServiceAnotherAppIdGets403AndNothingIsDelivered() throws Exception {
-    String id = "intruder-" + UUID.randomUUID() + ":created";
-    JsonObject body = new JsonObject().put("message", "Todo created: from an intruder").put("task_id", "intruder")
-      .put("notification_id", id);
+    JsonObject body = notification("intruder", "Todo created: from an intruder");
+    String id = body.getString("notification_id");
     int intruderHttp = 3580 + OFFSET;
     Process intruder = startIntruder(intruderHttp);
     try {
@@ -255,9 +260,8 @@ class SecurityE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(6)
   void aReplicaServesOnlyItsSidecarADirectCallWithoutTheTokenIsRefusedAndNotDelivered() throws Exception {
-    String id = "direct-" + UUID.randomUUID() + ":created";
-    JsonObject body = new JsonObject().put("message", "Todo created: straight to the replica").put("task_id", "direct")
-      .put("notification_id", id);
+    JsonObject body = notification("direct", "Todo created: straight to the replica");
+    String id = body.getString("notification_id");
     Http bare = new Http();
     try {
       for (int k = 1; k <= REPLICAS; k++) {
