@@ -88,7 +88,11 @@ def store_results(out, store):
     r["p50_added"] = median(r["p50_added_each"])
     replicas = defaultdict(list)
     for s in creates:
-        for name, m in s["metrics"].items():
+        if "replica_counts" in s:  # load/create-tasks.js's own count per replica name
+            for name, count in s["replica_counts"].items():
+                replicas[name].append(count)
+            continue
+        for name, m in s["metrics"].items():  # results written before replica_counts: one submetric per name
             if name.startswith("notifications_delivered{replica:"):
                 replicas[name[len("notifications_delivered{replica:"):-1]].append(m["values"]["count"])
     r["replicas"] = {name: sum(counts) for name, counts in sorted(replicas.items())}

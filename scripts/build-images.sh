@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds the two service images with `docker build` and the Dockerfiles at the top of the repository:
-#   todo-api:latest              Dockerfile.todo
-#   notification-service:latest  Dockerfile.notification
+# Builds the two service images with `docker build` and the Dockerfiles at the top of the repository, tagged with the
+# project's version (pom.xml <version>; manifests/base/kustomization.yaml names the same tag, a test checks it):
+#   todo-api:1.0.0              Dockerfile.todo
+#   notification-service:1.0.0  Dockerfile.notification
 # against the local base images of scripts/build-base-images.sh (no registry can be pulled from here), after starting
 # a Docker engine if none answers (scripts/start-docker.sh). Elsewhere, `docker build -f Dockerfile.todo .` uses the
 # public images the Dockerfiles name by default. Prints each image's size and build time. Then, for the container
 # smoke test (container-tests/), on the same runtime base:
 #   local/daprd:1.18.3           docker/daprd.Dockerfile, from the daprd of scripts/setup-daprd.sh
 #   local/sentry:1.18.3          docker/sentry.Dockerfile, from the Sentry of `scripts/setup-daprd.sh sentry`
-#   local/redis:latest           docker/redis.Dockerfile, Debian's redis-server
+#   local/redis:7.0              docker/redis.Dockerfile, Debian's redis-server (bookworm: 7.0.x, checked)
+#   local/k6:2.1.0               docker/k6.Dockerfile, from the k6 of scripts/setup-go-tool.sh (the k6 Job on a cluster)
 #   --measure-rebuild   then changes one line of a Java source, rebuilds todo-api, restores the file, and prints how
 #                       long the rebuild took (the dependency layer must come from the cache: the build is offline)
 set -euo pipefail
@@ -56,7 +58,7 @@ size_of() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $
 
 for app in todo:todo-api notification:notification-service; do
   file=Dockerfile.${app%%:*}
-  tag=${app#*:}:latest
+  tag=${app#*:}:$version
   say "docker build -f $file -t $tag . (BUILD_IMAGE=$BUILD_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE)"
   seconds=$(build "$file" "$tag")
   say "$tag built in $seconds s: $(size_of "$tag")"
@@ -65,29 +67,32 @@ say "both images built in $(( $(date +%s) - started )) s"
 
 # binary_image NAME DOCKERFILE: local/NAME:1.18.3 from the binary `scripts/setup-daprd.sh NAME` gives now, so the image
 # never lags behind the binary (Docker's cache makes a rebuild instant).
-binary_image() {
-  local name=$1 dockerfile=$2 context
+binary_image() { # name tag dockerfile binary
+  local name=$1 tag=$2 dockerfile=$3 context
   context=$(mktemp -d)
-  cp "$("$ROOT/scripts/setup-daprd.sh" "$name" | tail -n 1)" "$context/$name"
-  docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t "local/$name:1.18.3" -f "$ROOT/$dockerfile" \
+  cp "$4" "$context/$name"
+  docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t "local/$name:$tag" -f "$ROOT/$dockerfile" \
     "$context" > "$LOG_DIR/$name.log" 2>&1 \
-    || { tail -n 20 "$LOG_DIR/$name.log" >&2; die "building local/$name:1.18.3 failed (all of its log in $LOG_DIR/$name.log)"; }
+    || { tail -n 20 "$LOG_DIR/$name.log" >&2; die "building local/$name:$tag failed (all of its log in $LOG_DIR/$name.log)"; }
   rm -rf "$context"
-  say "local/$name:1.18.3 ready: $(size_of "local/$name:1.18.3")"
+  say "local/$name:$tag ready: $(size_of "local/$name:$tag")"
 }
 # The sidecar as a container, for the container smoke test (container-tests/), and Sentry, the mTLS certificate
-# authority its sidecars get their certificates from.
-binary_image daprd docker/daprd.Dockerfile
-binary_image sentry docker/sentry.Dockerfile
+# authority its sidecars get their certificates from; k6 for the load Job on a cluster that cannot pull grafana/k6.
+binary_image daprd 1.18.3 docker/daprd.Dockerfile "$("$ROOT/scripts/setup-daprd.sh" daprd | tail -n 1)"
+binary_image sentry 1.18.3 docker/sentry.Dockerfile "$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)"
+binary_image k6 2.1.0 docker/k6.Dockerfile "$("$ROOT/scripts/setup-go-tool.sh" k6 | tail -n 1)"
 
 # Redis for the container smoke test (todo-api's outbox and state, notification-service's delivery record): Debian's
 # redis-server on the same base (docker/redis.Dockerfile, empty context; Docker's cache makes a rebuild instant).
 redis_context=$(mktemp -d)
-docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/redis:latest -f "$ROOT/docker/redis.Dockerfile" \
+docker build --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t local/redis:7.0 -f "$ROOT/docker/redis.Dockerfile" \
   "$redis_context" > "$LOG_DIR/redis.log" 2>&1 \
   || { tail -n 20 "$LOG_DIR/redis.log" >&2; die "building local/redis failed (all of its log in $LOG_DIR/redis.log)"; }
 rm -rf "$redis_context"
-say "local/redis ready: $(size_of local/redis:latest)"
+redis_version=$(docker run --rm --entrypoint redis-server local/redis:7.0 --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')
+case "$redis_version" in 7.0.*) ;; *) die "local/redis:7.0 holds Redis '$redis_version', not 7.0.x: retag it" ;; esac
+say "local/redis:7.0 ready (Redis $redis_version): $(size_of local/redis:7.0)"
 
 if [ "$MEASURE_REBUILD" = 1 ]; then
   source_file=$ROOT/todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java
@@ -103,6 +108,6 @@ if [ "$MEASURE_REBUILD" = 1 ]; then
   docker rmi todo-api:rebuild-probe > /dev/null
   say "rebuild after a one-line change: $seconds s ($cached steps from the cache, dependencies included; Maven ran offline)"
   # Put the image back on the unchanged source (from the cache, seconds).
-  seconds=$(build Dockerfile.todo todo-api:latest)
-  say "todo-api:latest rebuilt on the restored source in $seconds s"
+  seconds=$(build Dockerfile.todo "todo-api:$version")
+  say "todo-api:$version rebuilt on the restored source in $seconds s"
 fi

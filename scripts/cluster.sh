@@ -489,8 +489,9 @@ fi
 # to todo-dapr/redis-data, owned by Redis's UID 999. Then: scripts/k8s-api-tokens.sh; kubectl apply -k
 # manifests/overlays/local (manifests/ with the local image names).
 if [ "${CLUSTER_DAPR:-1}" = 1 ]; then
-  docker save todo-api:latest notification-service:latest local/redis:latest \
-    | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+  version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" | head -n 1)
+  app_images=("todo-api:$version" "notification-service:$version" local/redis:7.0 local/k6:2.1.0)
+  docker save "${app_images[@]}" | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
   install -d -o 999 -g 999 -m 0700 "$NODE_STATE/volumes/redis-data"
   "$KUBECTL" apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -504,7 +505,7 @@ spec:
   claimRef: {namespace: todo-dapr, name: redis-data}
   hostPath: {path: $NODE_STATE/volumes/redis-data, type: Directory}
 YAML
-  say "images todo-api, notification-service and local/redis in the node; PersistentVolume for todo-dapr/redis-data"
+  say "images ${app_images[*]} in the node; PersistentVolume for todo-dapr/redis-data"
 fi
 [ "$(sysctls_now)" = "$SYSCTLS_BEFORE" ] || die "the host's sysctls changed: $SYSCTLS_BEFORE -> $(sysctls_now)"
 say "node $NODE_NAME Ready ($NODE_IP, containerd $(containerd --version | awk '{print $3}')); host sysctls unchanged: $SYSCTLS_BEFORE"

@@ -848,3 +848,71 @@ def test_the_k6_job_runs_the_scripts_of_load_unchanged():
     assert mounted == {config_map["metadata"]["name"]}
     assert env_of(spec["containers"][0])["TODO_URL"].startswith("http://todo-api.")
     assert "k6-create-tasks" not in objects("Job"), "the load Job is only in the with-load overlay"
+
+
+def test_a_script_change_leaves_the_k6_jobs_template_unchanged(tmp_path):
+    # A Job's pod template is immutable: were the scripts' ConfigMap name hashed into it, `kubectl apply` after a
+    # script change would fail. Render a copy of the Component with a changed script and compare the Jobs.
+    import shutil
+    copy = tmp_path / "manifests"
+    shutil.copytree(ROOT / "manifests", copy)
+    (copy / "components/k6-load/create-tasks.js").write_text("// changed\n")
+    changed = [d for d in yaml.safe_load_all(subprocess.run(
+        [os.environ.get("KUSTOMIZE", "kustomize"), "build", str(copy / "overlays/with-load")],
+        check=True, capture_output=True, text=True).stdout) if d]
+    assert objects("ConfigMap", changed)["k6-scripts"]["data"] != objects("ConfigMap", WITH_LOAD)["k6-scripts"]["data"]
+    assert objects("Job", changed)["k6-create-tasks"] == objects("Job", WITH_LOAD)["k6-create-tasks"]
+
+
+def test_the_k6_job_is_never_deleted_before_its_summary_is_read_and_learns_the_replicas():
+    job = objects("Job", WITH_LOAD)["k6-create-tasks"]
+    assert "ttlSecondsAfterFinished" not in job["spec"]
+    env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    # Pod names cannot be listed in a manifest: the script learns them (load/create-tasks.js setup()).
+    assert "REPLICAS" not in env
+    assert int(env["EXPECT_REPLICAS"]) == deployment("notification-service")["spec"]["replicas"]
+
+
+# --- images ----------------------------------------------------------------------------------------------------------
+
+def project_version():
+    return re.search(r"^  <version>([^<]+)</version>$", (ROOT / "pom.xml").read_text(), re.M).group(1)
+
+
+LOCAL = render("manifests/overlays/local")
+LOCAL_WITH_LOAD = render("manifests/overlays/local-with-load")
+
+
+def images(docs):
+    return {c["image"] for o in docs if o["kind"] in ("Deployment", "Job")
+            for c in o["spec"]["template"]["spec"]["containers"]}
+
+
+@pytest.mark.parametrize("docs", [BASE, WITH_LOAD, LOCAL, LOCAL_WITH_LOAD], ids=["base", "with-load", "local", "local-with-load"])
+def test_every_image_has_a_version_tag_never_latest(docs):
+    for image in images(docs):
+        name, _, tag = image.rpartition(":")
+        assert name and tag and tag != "latest" and re.match(r"^\d", tag), image
+
+
+def test_the_app_images_are_tagged_with_the_projects_version_as_build_images_tags_them():
+    version = project_version()
+    assert {f"todo-api:{version}", f"notification-service:{version}"} <= images(BASE)
+    assert "tag=${app#*:}:$version" in (ROOT / "scripts/build-images.sh").read_text()
+
+
+def test_the_local_overlays_name_exactly_the_images_built_and_loaded_here():
+    version = project_version()
+    assert images(LOCAL) == {f"todo-api:{version}", f"notification-service:{version}", "local/redis:7.0"}
+    assert images(LOCAL_WITH_LOAD) == images(LOCAL) | {"local/k6:2.1.0"}
+    built = (ROOT / "scripts/build-images.sh").read_text()
+    assert "-t local/redis:7.0" in built and "binary_image k6 2.1.0" in built
+    loaded = (ROOT / "scripts/cluster.sh").read_text()
+    for image in images(LOCAL_WITH_LOAD):
+        name, tag = image.split(":")
+        assert image in loaded or f"{name}:${{version}}" in loaded or f"{name}:$version" in loaded, image
+    # Everything but the images is manifests/ as it is.
+    def without_images(docs):
+        out = yaml.safe_dump_all(docs, sort_keys=True)
+        return re.sub(r"image: \S+", "image: X", out)
+    assert without_images(LOCAL) == without_images(BASE)

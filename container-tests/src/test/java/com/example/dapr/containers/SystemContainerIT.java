@@ -55,7 +55,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * reach a replica; a task created while every replica is down must be delivered once they are back, exactly once. A
  * call without a token, and an invocation from another app id (an {@code intruder} sidecar with its own certificate),
  * are refused and deliver nothing.
- * Needs the images of scripts/build-images.sh ({@code todo-api:latest}, {@code notification-service:latest},
+ * Needs the images of scripts/build-images.sh ({@code todo-api:<version>}, {@code notification-service:<version>},
  * {@code local/redis}) and daprd and Sentry 1.18.3 binaries (scripts/setup-daprd.sh, {@code scripts/setup-daprd.sh
  * sentry}): the test builds {@code local/daprd:1.18.3} (docker/daprd.Dockerfile), {@code local/sentry:1.18.3}
  * (docker/sentry.Dockerfile) and {@code local/redis} (docker/redis.Dockerfile) when they are not there yet. Without a
@@ -67,7 +67,9 @@ class SystemContainerIT {
   private static final String DAPR_VERSION = "1.18.3";
   private static final DockerImageName DAPRD = DockerImageName.parse("local/daprd:" + DAPR_VERSION);
   private static final DockerImageName SENTRY = DockerImageName.parse("local/sentry:" + DAPR_VERSION);
-  private static final DockerImageName REDIS = DockerImageName.parse("local/redis:latest");
+  /** The tag scripts/build-images.sh gives the app images: the project's version (image.tag, from the pom). */
+  private static final String IMAGE_TAG = System.getProperty("image.tag", "1.0.0");
+  private static final DockerImageName REDIS = DockerImageName.parse("local/redis:7.0");
   /** The header of both Dapr tokens: the app's to its sidecar (DAPR_API_TOKEN), the sidecar's to its app (APP_API_TOKEN). */
   private static final String TOKEN_HEADER = "dapr-api-token";
   /** Made for this run, never printed: todo-api and its sidecar share two, the notification replicas and theirs two. */
@@ -138,7 +140,7 @@ class SystemContainerIT {
 
     for (int k = 1; k <= 2; k++) {
       // Each replica keeps its delivery record through its own sidecar's state API (notificationstore).
-      GenericContainer<?> replica = app("notification-service:latest", "notification-" + k, 8001)
+      GenericContainer<?> replica = app("notification-service:" + IMAGE_TAG, "notification-" + k, 8001)
         .withEnv("REPLICA_ID", "notification-" + k)
         .withEnv("DAPR_SIDECAR_IP", "notification-" + k + "-dapr")
         .withEnv("DAPR_HTTP_PORT", "3500")
@@ -147,7 +149,7 @@ class SystemContainerIT {
       REPLICAS.add(replica);
       sidecar("notification-" + k, "notification-service", 8001, NOTIFICATION_DAPR_TOKEN, NOTIFICATION_APP_TOKEN);
     }
-    todoApi = app("todo-api:latest", "todo-api", 8000)
+    todoApi = app("todo-api:" + IMAGE_TAG, "todo-api", 8000)
       .withEnv("DAPR_SIDECAR_IP", "todo-api-dapr")
       .withEnv("DAPR_HTTP_PORT", "3500")
       .withEnv("DAPR_API_TOKEN", TODO_DAPR_TOKEN)
