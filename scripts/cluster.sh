@@ -164,6 +164,10 @@ esac
 if [ -f "$PROCESSES" ]; then
   while read -r _ pid; do alive "$pid" && die "already up (scripts/cluster.sh status); scripts/cluster.sh down first"; done < "$PROCESSES"
 fi
+# Another cluster of this script (another CLUSTER_DIR) holds the bridge and the node's folders: stop here, before the
+# trap below, whose clean-up would take that cluster's bridge and chains down with it.
+ip link show "$BRIDGE" >/dev/null 2>&1 && die "the bridge $BRIDGE exists: another cluster is up (scripts/cluster.sh down with its CLUSTER_DIR first)"
+[ -S "$CONTAINERD_SOCK" ] && die "$CONTAINERD_SOCK exists: another cluster's node is up (scripts/cluster.sh down with its CLUSTER_DIR first)"
 command -v openssl >/dev/null || apt_install openssl
 mkdir -p "$PKI" "$LOGS"
 chmod 700 "$CLUSTER_DIR" "$PKI"

@@ -5,7 +5,9 @@
 #   3. end to end against real daprd sidecars, with the fault suite (mvn -Pe2e)           about 8 minutes
 #   4. the k6 load scripts, smoke-sized, against a real system                             seconds
 #   5. the images: built (scripts/build-images.sh) and run with daprd containers          minutes (first time: more)
-# daprd, k6 and kustomize are built from the Go module proxy the first time and cached (~/.cache/todo-dapr).
+#   6. the system on a one-node Kubernetes cluster built here (scripts/cluster.sh)           about 6 minutes (first: +12)
+# daprd, k6, kustomize, Kubernetes, etcd, CoreDNS, Helm and Dapr's control plane are built from the Go module proxy the
+# first time and cached (~/.cache/todo-dapr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRIPT_NAME=test
@@ -65,6 +67,25 @@ else
   # Not silent: without a Docker engine the images cannot be built or run here. CI starts one, so there this fails.
   say "!!! layer 5 NOT RUN: scripts/build-images.sh failed (no Docker engine could be started?) !!!"
   [ -z "${CI:-}" ] || die "CI must run the container layer"
+fi
+
+layer "6: the system on a one-node Kubernetes cluster built here, deployed as a user deploys it (mvn -Pcluster)"
+# scripts/cluster.sh: Kubernetes v1.34.4, etcd, CoreDNS and Helm built from the Go module proxy (first time: about
+# 12 minutes on 2 cores, then cached), Dapr 1.18.3 from its Helm chart, a bridge of its own; it needs root.
+if [ "$(id -u)" -eq 0 ]; then
+  t=$(date +%s)
+  scripts/setup-kubernetes.sh >/dev/null
+  for name in operator injector placement scheduler; do scripts/setup-daprd.sh "$name" >/dev/null; done
+  say "cluster builds ready in $(( $(date +%s) - t )) s"
+  # ClusterK8s takes its cluster down itself; this is for a run that is cut short.
+  trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
+  mvn -B -ntp -Pcluster verify -pl e2e-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
+  trap - EXIT
+  report=e2e-tests/target/cluster/report.txt
+  [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
+else
+  say "!!! layer 6 NOT RUN: the cluster's node (containerd, the kubelet, a bridge, iptables) needs root !!!"
+  [ -z "${CI:-}" ] || die "CI must run the cluster layer"
 fi
 
 say "all layers passed in $(( $(date +%s) - started )) s"

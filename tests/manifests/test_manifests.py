@@ -214,6 +214,28 @@ def test_dapr_annotations(app):
     assert int(annotations["dapr.io/graceful-shutdown-seconds"]) < pod(app)["spec"]["terminationGracePeriodSeconds"]
 
 
+def seconds_of(duration):
+    m = re.fullmatch(r"(\d+)(ms|s|m)", duration)
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_sidecar_outlives_the_apps_drain_and_both_fit_in_the_grace_period(app):
+    annotations = pod(app)["metadata"]["annotations"]
+    block = seconds_of(annotations["dapr.io/block-shutdown-duration"])
+    graceful = int(annotations["dapr.io/graceful-shutdown-seconds"])
+    env = env_of(container(app))
+    if app == "todo-api":
+        drain = (int(env.get("SHUTDOWN_DELAY_MS", java_default(app, "SHUTDOWN_DELAY_MS")))
+                 + int(env.get("SHUTDOWN_TIMEOUT_MS", java_default(app, "SHUTDOWN_TIMEOUT_MS")))) / 1000
+    else:
+        verticle = ROOT / "notification-verticle/src/main/java/com/example/dapr/notification/NotificationVerticle.java"
+        drain = int(re.search(r"server\.shutdown\((\d+), java\.util\.concurrent\.TimeUnit\.SECONDS\)",
+                              verticle.read_text()).group(1))  # what notifications in flight get on SIGTERM
+    assert block >= drain, f"daprd stops serving after {block} s, the app may still drain for {drain} s"
+    assert block + graceful < pod(app)["spec"]["terminationGracePeriodSeconds"]
+
+
 def known_dapr_annotations():
     text = pathlib.Path(os.environ["DAPR_ANNOTATIONS"]).read_text()
     return set(re.findall(r'"(dapr\.io/[a-z0-9-]+)"', text))

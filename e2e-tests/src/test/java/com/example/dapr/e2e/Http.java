@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 
-/** A loopback HTTP client for the end-to-end tests: blocking calls for the test thread, and bounded concurrent load. */
+/** An HTTP client for the end-to-end tests (loopback, or the test cluster's own bridge): blocking calls for the test thread, and bounded concurrent load. */
 final class Http implements AutoCloseable {
 
   private final Vertx vertx = Vertx.vertx();
@@ -45,7 +45,12 @@ final class Http implements AutoCloseable {
 
   /** A request to {@code port} on loopback, with the port's token if it has one, and a 10 s timeout. */
   HttpRequest<Buffer> request(HttpMethod method, int port, String path) {
-    HttpRequest<Buffer> request = client.request(method, port, "127.0.0.1", path).timeout(10_000);
+    return request(method, "127.0.0.1", port, path);
+  }
+
+  /** The same to {@code host}: loopback, or an address on the cluster's own pod bridge ({@code ClusterK8s}). */
+  HttpRequest<Buffer> request(HttpMethod method, String host, int port, String path) {
+    HttpRequest<Buffer> request = client.request(method, port, host, path).timeout(10_000);
     String token = tokens.apply(port);
     return token == null ? request : request.putHeader("dapr-api-token", token);
   }
@@ -63,7 +68,11 @@ final class Http implements AutoCloseable {
   }
 
   Future<HttpResponse<Buffer>> postAsync(int port, String path, JsonObject body, String... headers) {
-    var request = request(HttpMethod.POST, port, path);
+    return postAsync("127.0.0.1", port, path, body, headers);
+  }
+
+  Future<HttpResponse<Buffer>> postAsync(String host, int port, String path, JsonObject body, String... headers) {
+    var request = request(HttpMethod.POST, host, port, path);
     for (int i = 0; i < headers.length; i += 2) {
       request.putHeader(headers[i], headers[i + 1]);
     }

@@ -28,6 +28,7 @@ final class Traffic implements AutoCloseable {
   }
 
   private final Http http;
+  private final String host;
   private final int port;
   private final long startNanos = System.nanoTime();
   private final long timerId;
@@ -36,8 +37,9 @@ final class Traffic implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean stopped;
 
-  private Traffic(Http http, int port, int perSecond, int maxSeconds) {
+  private Traffic(Http http, String host, int port, int perSecond, int maxSeconds) {
     this.http = http;
+    this.host = host;
     this.port = port;
     long period = Math.max(1, 1000 / perSecond);
     int limit = perSecond * maxSeconds;
@@ -51,7 +53,12 @@ final class Traffic implements AutoCloseable {
   }
 
   static Traffic start(Http http, int port, int perSecond, int maxSeconds) {
-    return new Traffic(http, port, perSecond, maxSeconds);
+    return new Traffic(http, "127.0.0.1", port, perSecond, maxSeconds);
+  }
+
+  /** The same to {@code host}: a Service's ClusterIP on the test cluster's own bridge ({@code ClusterK8s}). */
+  static Traffic start(Http http, String host, int port, int perSecond, int maxSeconds) {
+    return new Traffic(http, host, port, perSecond, maxSeconds);
   }
 
   long nowMs() {
@@ -61,7 +68,7 @@ final class Traffic implements AutoCloseable {
   private void send() {
     requests.incrementAndGet();
     long started = nowMs();
-    http.postAsync(port, "/tasks", new JsonObject().put("title", "traffic " + started)).onComplete(ar -> {
+    http.postAsync(host, port, "/tasks", new JsonObject().put("title", "traffic " + started)).onComplete(ar -> {
       long latency = nowMs() - started;
       Outcome outcome;
       if (ar.failed()) {

@@ -54,6 +54,11 @@ final class Wire {
   }
 
   static TlsProbe tls(int port, Path caPem) throws Exception {
+    return tls("127.0.0.1", port, caPem);
+  }
+
+  /** The same to {@code host}: loopback, or a pod on the test cluster's own bridge ({@code ClusterK8s}). */
+  static TlsProbe tls(String host, int port, Path caPem) throws Exception {
     X509Certificate ca;
     try (InputStream in = Files.newInputStream(caPem)) {
       ca = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
@@ -65,7 +70,7 @@ final class Wire {
     trust.init(trusted);
     SSLContext context = SSLContext.getInstance("TLSv1.3");
     context.init(null, trust.getTrustManagers(), null);
-    try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", port)) {
+    try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(host, port)) {
       SSLParameters parameters = socket.getSSLParameters();
       parameters.setApplicationProtocols(new String[] {"h2"});
       socket.setSSLParameters(parameters);
@@ -93,7 +98,11 @@ final class Wire {
    * sent back within 3 s (empty when it sent nothing or closed).
    */
   static byte[] plaintextH2(int port) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
+    return plaintextH2("127.0.0.1", port);
+  }
+
+  static byte[] plaintextH2(String host, int port) throws IOException {
+    try (Socket socket = new Socket(host, port)) {
       socket.setSoTimeout(3_000);
       socket.getOutputStream().write(H2_PREFACE);
       socket.getOutputStream().write(EMPTY_SETTINGS);

@@ -1,0 +1,458 @@
+package com.example.dapr.e2e;
+
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The system on a real Kubernetes v1.34.4 cluster with Dapr 1.18.3 installed from its Helm chart
+ * ({@code scripts/cluster.sh}, built here), deployed exactly as a user deploys it: {@code scripts/k8s-api-tokens.sh},
+ * {@code kubectl apply -k manifests/overlays/local} (manifests/ with this machine's image names). Then the seed's own
+ * checks and what the cluster adds: pods 2/2 Running with an injected daprd, a task stored in the cluster's Redis and
+ * announced by a replica, in-cluster mTLS with the SPIFFE ids of the cluster's Sentry, a third app denied, the k6 Job's
+ * split over the replicas, and {@code kubectl delete pod} and {@code kubectl rollout restart} under load losing
+ * nothing. Traffic goes to 127.0.0.1 (a port-forward) and to addresses on the cluster's own bridge (10.244.0.0/24, and
+ * Service addresses that kube-proxy sends there); nothing leaves the machine. Results in target/cluster/report.txt.
+ * Run with {@code mvn -Pcluster verify -pl e2e-tests -am} (scripts/test.sh's layer 6); needs root.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterK8s {
+
+  private static final Path ROOT = Path.of(System.getProperty("project.root", "..")).toAbsolutePath().normalize();
+  private static final Path WORK = Path.of(System.getProperty("e2e.work", "target/e2e")).resolveSibling("cluster")
+    .toAbsolutePath();
+  private static final Path REPORT = WORK.resolve("report.txt");
+  private static final int NOTIFICATION_REPLICAS = 3;
+  private static final int TODO_REPLICAS = 2;
+  private static final Pattern RECEIVED = Pattern.compile("Notification received: (.*) \\(task_id=");
+
+  private static Kube kube;
+  private static Http http;
+
+  @BeforeAll
+  static void deployAsAUserDoes() throws Exception {
+    Files.createDirectories(WORK);
+    Files.deleteIfExists(REPORT);
+    long started = System.nanoTime();
+    kube = Kube.up(WORK);
+    report("cluster up (scripts/cluster.sh up) in %d s", seconds(started));
+    long applied = System.nanoTime();
+    kube.script("apply.log", "scripts/k8s-api-tokens.sh");
+    kube.kubectl("apply", "-k", ROOT.resolve("manifests/overlays/local").toString());
+    for (String deployment : List.of("redis", "notification-service", "todo-api")) {
+      kube.ns("rollout", "status", "deployment/" + deployment, "--timeout=300s");
+    }
+    report("kubectl apply -k manifests/overlays/local: every Deployment rolled out %d s after apply",
+      seconds(applied));
+    http = new Http();
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (http != null) {
+      http.close();
+    }
+    if (kube != null) {
+      report("%s", kube.ns("get", "pods", "-o", "wide"));
+      kube.close();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void kubectlGetPodsShowsTodoApiAndEveryReplica2of2RunningWithAnInjectedDaprd() throws Exception {
+    String table = kube.ns("get", "pods");
+    report("kubectl -n todo-dapr get pods:%n%s", table);
+    for (String app : List.of("todo-api", "notification-service")) {
+      List<JsonObject> pods = kube.pods(app);
+      assertEquals(app.equals("todo-api") ? TODO_REPLICAS : NOTIFICATION_REPLICAS, pods.size(), app + " pods");
+      for (JsonObject pod : pods) {
+        String name = Kube.name(pod);
+        assertEquals(List.of(app, "daprd"), Kube.containerNames(pod), name + ": the app and the injected daprd");
+        assertTrue(Kube.readyAndRunning(pod), name + " is not 2/2 Running");
+        assertTrue(table.lines().anyMatch(l -> l.startsWith(name + " ") && l.matches(".*\\s2/2\\s+Running\\s.*")),
+          name + " is not shown 2/2 Running by kubectl get pods");
+      }
+    }
+  }
+
+  @Test
+  @Order(2)
+  void aTaskPostedThroughAPortForwardIsStoredInTheClustersRedisAndAnnouncedByOneReplica() throws Exception {
+    int port = kube.portForward("todo-api", 80);
+    String title = "In the cluster " + UUID.randomUUID();
+    HttpResponse<Buffer> created = http.postJson(port, "/tasks", new JsonObject().put("title", title));
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    JsonObject task = created.bodyAsJsonObject();
+    JsonObject notification = task.getJsonObject("notification");
+    assertEquals("delivered", notification.getString("status"), task.encode());
+
+    // Stored: the Redis of the cluster holds task-{id} under todo-api's key prefix.
+    String stored = redis("HGET", "todo-api||task-" + task.getString("id"), "data");
+    assertEquals(title, new JsonObject(stored).getString("title"), "task-" + task.getString("id") + " in Redis");
+
+    // Announced: the replica that answered logged it, once; no other replica did.
+    String replica = notification.getString("replica");
+    Set<String> names = kube.pods("notification-service").stream().map(Kube::name).collect(Collectors.toSet());
+    assertTrue(names.contains(replica), replica + " is not one of the replicas' pods " + names);
+    String id = notification.getString("notification_id");
+    for (String name : names) {
+      long lines = kube.ns("logs", name, "-c", "notification-service").lines()
+        .filter(l -> l.contains("Notification received: Todo created: " + title)).count();
+      assertEquals(name.equals(replica) ? 1 : 0, lines, name + "'s log lines for " + id);
+    }
+    // The seed's debugging step: kubectl logs <todo-api pod> -c daprd | grep invoke (API logging is on).
+    boolean invokeLogged = false;
+    for (JsonObject pod : kube.pods("todo-api")) {
+      invokeLogged |= kube.ns("logs", Kube.name(pod), "-c", "daprd").lines()
+        .anyMatch(l -> l.contains("invoke") && l.contains("notification-service/method/notify"));
+    }
+    assertTrue(invokeLogged, "no todo-api daprd logged the invocation of notify");
+    report("a task through a port-forward: stored in Redis as todo-api||task-%s, announced by %s",
+      task.getString("id"), replica);
+  }
+
+  @Test
+  @Order(3)
+  void sidecarsTalkMutualTlsWithTheSpiffeIdsTheClustersSentryIssued() throws Exception {
+    Path bundle = WORK.resolve("dapr-trust-bundle.crt");
+    Files.writeString(bundle, kube.kubectl("-n", "dapr-system", "get", "configmap", "dapr-trust-bundle",
+      "-o", "jsonpath={.data.ca\\.crt}"));
+    JsonObject sentry = kube.json("-n", "dapr-system", "get", "pods", "-l", "app=dapr-sentry").getJsonArray("items")
+      .getJsonObject(0);
+    assertTrue(Kube.readyAndRunning(sentry), "the cluster's Sentry runs");
+    List<String> seen = new ArrayList<>();
+    for (String app : List.of("todo-api", "notification-service")) {
+      for (JsonObject pod : kube.pods(app)) {
+        String ip = pod.getJsonObject("status").getString("podIP");
+        assertTrue(ip.startsWith("10.244.0."), "a pod on the cluster's own bridge: " + ip);
+        Wire.TlsProbe probe = Wire.tls(ip, 50002, bundle); // fails unless the chain ends at the cluster's root
+        assertEquals("h2", probe.alpn());
+        assertEquals(List.of("spiffe://public/ns/" + Kube.NAMESPACE + "/" + app), probe.uris(), Kube.name(pod));
+        assertNotNull(probe.refusal(), Kube.name(pod) + "'s daprd went on with a client that has no certificate");
+        assertTrue(probe.refusal().contains("certificate_required"), Kube.name(pod) + ": " + probe.refusal());
+        assertFalse(Wire.isH2ServerPreface(Wire.plaintextH2(ip, 50002)),
+          Kube.name(pod) + "'s daprd answered plaintext HTTP/2");
+        seen.add(Kube.name(pod) + " " + probe.uris().get(0) + " until " + probe.leaf().getNotAfter().toInstant());
+      }
+    }
+    report("in-cluster mTLS: every daprd's internal gRPC port (50002) presents a certificate from the cluster's "
+      + "Sentry (chain verified against dapr-system/dapr-trust-bundle), refuses a client without one "
+      + "(certificate_required) and plaintext HTTP/2:%n  %s", String.join("\n  ", seen));
+  }
+
+  @Test
+  @Order(4)
+  void aThirdAppGets403FromTheAccessControlPolicyAndNothingIsDelivered() throws Exception {
+    String pod = """
+      apiVersion: v1
+      kind: Pod
+      metadata:
+        name: intruder
+        namespace: todo-dapr
+        labels: {app: intruder}
+        annotations:
+          dapr.io/enabled: "true"
+          dapr.io/app-id: intruder
+          dapr.io/sidecar-seccomp-profile-type: RuntimeDefault
+      spec:
+        terminationGracePeriodSeconds: 5
+        securityContext:
+          runAsNonRoot: true
+          runAsUser: 12345
+          runAsGroup: 12345
+          seccompProfile: {type: RuntimeDefault}
+        containers:
+          - name: intruder
+            image: local/k6:2.1.0
+            command: ["sleep", "600"]
+            env: [{name: HOME, value: /tmp}]
+            securityContext:
+              allowPrivilegeEscalation: false
+              readOnlyRootFilesystem: true
+              capabilities: {drop: ["ALL"]}
+            volumeMounts: [{name: tmp, mountPath: /tmp}]
+        volumes: [{name: tmp, emptyDir: {}}]
+      """;
+    kube.kubectlWithInput(pod, "apply", "-f", "-");
+    try {
+      kube.ns("wait", "--for=condition=Ready", "pod/intruder", "--timeout=180s");
+      String id = "intruder-" + UUID.randomUUID() + ":created";
+      String script = """
+        import http from 'k6/http';
+        export const options = { iterations: 1, vus: 1 };
+        export default function () {
+          const url = 'http://127.0.0.1:3500/v1.0/invoke/notification-service/method/';
+          const notify = http.post(url + 'notify', JSON.stringify({ message: 'Todo created: from an intruder',
+            task_id: 'intruder', notification_id: '%s' }), { headers: { 'Content-Type': 'application/json' } });
+          console.log(`NOTIFY ${notify.status} ${notify.body}`);
+          console.log(`HEALTH ${http.get(url + 'health').status}`);
+        }
+        """.formatted(id);
+      Kube.Result result = kube.kubectlResult(script, "-n", Kube.NAMESPACE, "exec", "-i", "intruder", "-c", "intruder",
+        "--", "k6", "run", "-q", "--no-usage-report", "-");
+      String out = result.stdout() + result.stderr();
+      Matcher notify = Pattern.compile("NOTIFY (\\d+) (\\{.*\\})").matcher(out.replace("\\\"", "\""));
+      assertTrue(notify.find(), "the intruder's call: " + out);
+      assertEquals("403", notify.group(1), out);
+      JsonObject error = new JsonObject(notify.group(2));
+      assertEquals("ERR_DIRECT_INVOKE", error.getString("errorCode"));
+      assertTrue(error.getString("message").contains("PermissionDenied"), error.getString("message"));
+      assertTrue(error.getString("message").contains("spiffe://public/ns/todo-dapr/intruder"), error.getString("message"));
+      assertTrue(out.contains("HEALTH 403"), out);
+      Thread.sleep(500);
+      for (JsonObject replica : kube.pods("notification-service")) {
+        assertFalse(kube.ns("logs", Kube.name(replica), "-c", "notification-service").contains("from an intruder"),
+          Kube.name(replica) + " received the intruder's notification");
+      }
+      report("a third app (app id intruder, its own certificate from the cluster's Sentry): 403 %s: %s",
+        error.getString("errorCode"), error.getString("message"));
+    } finally {
+      kube.ns("delete", "pod", "intruder", "--ignore-not-found", "--wait=false");
+    }
+  }
+
+  @Test
+  @Order(5)
+  void theK6JobOfTheLoadOverlaySplitsItsCallsEvenlyOverTheReplicasAsEachReplicaCountsThem() throws Exception {
+    kube.ns("delete", "job", "k6-create-tasks", "--ignore-not-found", "--wait=true");
+    long started = System.nanoTime();
+    kube.kubectl("apply", "-k", ROOT.resolve("manifests/overlays/local-with-load").toString());
+    JsonObject status = new JsonObject();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(600);
+    while (System.nanoTime() < deadline) {
+      status = kube.json("-n", Kube.NAMESPACE, "get", "job", "k6-create-tasks").getJsonObject("status");
+      if (status.getInteger("succeeded", 0) + status.getInteger("failed", 0) > 0) {
+        break;
+      }
+      Thread.sleep(2_000);
+    }
+    String summary = kube.ns("logs", "job/k6-create-tasks");
+    Files.writeString(WORK.resolve("k6-job.txt"), summary);
+    report("the k6 Job (kubectl apply -k manifests/overlays/local-with-load), %d s:%n%s", seconds(started), summary);
+    assertEquals(1, status.getInteger("succeeded", 0), "the k6 Job did not succeed (its thresholds):\n" + summary);
+
+    Map<String, Integer> byK6 = new TreeMap<>();
+    Matcher row = Pattern.compile("(?m)^\\s+(notification-service-\\S+)\\s+(\\d+)\\s+([\\d.]+)%$").matcher(summary);
+    while (row.find()) {
+      byK6.put(row.group(1), Integer.parseInt(row.group(2)));
+    }
+    Set<String> replicas = kube.pods("notification-service").stream().map(Kube::name).collect(Collectors.toSet());
+    assertEquals(replicas, byK6.keySet(), "the summary lists every replica by its pod name");
+    int total = byK6.values().stream().mapToInt(Integer::intValue).sum();
+    assertTrue(total >= 3_000, "at least 3,000 calls: " + total);
+    assertTrue(summary.contains("spread checked: each share within 5 points of 33.3%"), summary);
+    for (var entry : byK6.entrySet()) {
+      double share = 100.0 * entry.getValue() / total;
+      assertTrue(Math.abs(share - 100.0 / 3) <= 5, entry.getKey() + " took " + share + "%");
+    }
+    // At the receiving end: each replica logged exactly the Job's calls k6 counted for it (the titles of the Job's
+    // own calls are "load <run> <vu>-<iteration>"; its setup's, which k6 does not count, "load <run> discovery <i>").
+    Pattern jobCall = Pattern.compile("^Todo created: load \\S+ \\d+-\\d+$");
+    Map<String, Integer> atReplica = new TreeMap<>();
+    for (String replica : replicas) {
+      atReplica.put(replica, (int) kube.ns("logs", replica, "-c", "notification-service").lines()
+        .map(RECEIVED::matcher).filter(Matcher::find).filter(m -> jobCall.matcher(m.group(1)).matches()).count());
+    }
+    assertEquals(byK6, atReplica, "k6's count per replica against each replica's own log");
+    report("k6 Job: %d calls; per replica, by k6 %s and by the replicas' logs %s", total, byK6, atReplica);
+  }
+
+  @Test
+  @Order(6)
+  void deletingAReplicaAndRestartingEachDeploymentUnderLoadLosesNothing() throws Exception {
+    String todoApi = kube.clusterIp("todo-api");
+    Path logs = WORK.resolve("receipts");
+    if (Files.exists(logs)) {
+      try (var files = Files.list(logs)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+    kube.followNewPods("notification-service", "notification-service", logs, "notification");
+    ScheduledExecutorService follower = Executors.newSingleThreadScheduledExecutor();
+    follower.scheduleWithFixedDelay(() -> {
+      try {
+        kube.followNewPods("notification-service", "notification-service", logs, "notification");
+      } catch (Exception e) {
+        System.out.println("following the replicas' logs: " + e);
+      }
+    }, 1, 1, TimeUnit.SECONDS);
+    List<String> steps = new ArrayList<>();
+    List<long[]> windows = new ArrayList<>(); // each step's [start, end] ms in the traffic's time
+    List<Traffic.Outcome> outcomes;
+    long removedAt;
+    try (Traffic traffic = Traffic.start(http, todoApi, 80, FaultSuite.RATE, 900)) {
+      waitUntil("steady traffic", 60_000, () -> traffic.lastDelivered(0, FaultSuite.RATE));
+      String victim = Kube.name(kube.pods("notification-service").get(0));
+      long t = traffic.nowMs();
+      kube.ns("delete", "pod", victim);
+      kube.ns("rollout", "status", "deployment/notification-service", "--timeout=300s");
+      waitUntil("3 replicas ready again", 180_000, () -> kube.pods("notification-service").stream()
+        .filter(Kube::readyAndRunning).count() == NOTIFICATION_REPLICAS);
+      steps.add(String.format("kubectl delete pod %s: %.1f s until 3 replicas were ready", victim,
+        (traffic.nowMs() - t) / 1000.0));
+      windows.add(new long[] {t, traffic.nowMs()});
+      for (String deployment : List.of("notification-service", "todo-api")) {
+        t = traffic.nowMs();
+        kube.ns("rollout", "restart", "deployment/" + deployment);
+        kube.ns("rollout", "status", "deployment/" + deployment, "--timeout=300s");
+        steps.add(String.format("kubectl rollout restart deployment/%s: rolled out in %.1f s", deployment,
+          (traffic.nowMs() - t) / 1000.0));
+        windows.add(new long[] {t, traffic.nowMs()});
+      }
+      removedAt = traffic.nowMs();
+      waitUntil("notifications delivered at once again", 120_000,
+        () -> traffic.lastDelivered(removedAt, FaultSuite.RATE));
+      traffic.stop();
+      waitUntil("every request answered", 30_000, traffic::settled);
+      outcomes = traffic.outcomes();
+    } finally {
+      follower.shutdownNow();
+    }
+    kube.followNewPods("notification-service", "notification-service", logs, "notification");
+
+    List<String> ids = outcomes.stream().filter(Traffic.Outcome::accepted).map(Traffic.Outcome::notificationId).toList();
+    Receipts.Tally tally = Receipts.Tally.of(ids, Receipts.count(logs), id -> false);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    while (tally.lost() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(1_000);
+      kube.awaitFollowersOfGonePods(5_000);
+      Map<String, Integer> counts = Receipts.count(logs);
+      Set<String> recorded = recordedInRedis(ids.stream().filter(id -> !counts.containsKey(id)).toList());
+      tally = Receipts.Tally.of(ids, counts, recorded::contains);
+    }
+    int stored = stored(todoApi, outcomes);
+    Map<Integer, Long> failures = outcomes.stream().filter(o -> !o.accepted())
+      .collect(Collectors.groupingBy(Traffic.Outcome::status, TreeMap::new, Collectors.counting()));
+    report("under load (%d/s to the todo-api Service, %s): %s; %d requests, %d not 2xx %s; %d accepted, %d of them "
+        + "stored; %d of %d notifications received at a replica (%d of them seen only as the replica's record in "
+        + "notificationstore, its log line cut off with its pod), %d twice, %d lost",
+      FaultSuite.RATE, todoApi, String.join("; ", steps), outcomes.size(), failures.values().stream()
+        .mapToLong(Long::longValue).sum(), failures.isEmpty() ? "" : "(by status, 0 = no answer: " + failures + ")",
+      ids.size(), stored, tally.delivered() + tally.recordedOnly(), tally.expected(), tally.recordedOnly(),
+      tally.duplicated(), tally.lost());
+    for (Traffic.Outcome o : outcomes) {
+      if (!o.accepted()) {
+        int step = 0;
+        while (step < windows.size() && o.startedMs() > windows.get(step)[1]) {
+          step++;
+        }
+        System.out.printf("not accepted, at %d ms (step %d): %d %s%n", o.startedMs(), step + 1, o.status(),
+          String.valueOf(o.error()).substring(0, Math.min(200, String.valueOf(o.error()).length())));
+      }
+    }
+    assertEquals(ids.size(), stored, "every accepted task is stored");
+    assertEquals(0, tally.lost(), "no accepted task's notification is lost: " + tally.lostIds().stream().limit(10).toList());
+    assertEquals(0, tally.duplicated(), "no notification is delivered twice (graceful stops only)");
+    assertEquals(0, failures.values().stream().mapToLong(Long::longValue).sum(),
+      "every request was answered 201 through the deletions and rollouts: " + failures);
+  }
+
+  /** Of {@code notificationIds}, those whose delivery record notification-service keeps in the cluster's Redis. */
+  private static Set<String> recordedInRedis(List<String> notificationIds) throws Exception {
+    if (notificationIds.isEmpty()) {
+      return Set.of();
+    }
+    StringBuilder commands = new StringBuilder();
+    for (String id : notificationIds) {
+      commands.append("EXISTS \"notification-service||delivery-").append(id).append("\"\n");
+    }
+    List<String> answers = kube.kubectlWithInput(commands.toString(), "-n", Kube.NAMESPACE, "exec", "-i",
+      "deploy/redis", "--", "sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec redis-cli").lines().toList();
+    Set<String> recorded = new HashSet<>();
+    for (int i = 0; i < notificationIds.size() && i < answers.size(); i++) {
+      if (answers.get(i).trim().equals("1")) {
+        recorded.add(notificationIds.get(i));
+      }
+    }
+    return recorded;
+  }
+
+  /** How many of the accepted tasks todo-api answers {@code GET /tasks/{id}} for with 200. */
+  private static int stored(String host, List<Traffic.Outcome> outcomes) throws Exception {
+    List<String> ids = outcomes.stream().filter(Traffic.Outcome::accepted).map(Traffic.Outcome::taskId).toList();
+    List<Future<Integer>> reads = http.run(ids.size(), 16, i -> http.request(HttpMethod.GET, host, 80,
+      "/tasks/" + ids.get(i)).send().map(HttpResponse::statusCode));
+    List<String> missing = new ArrayList<>();
+    for (int i = 0; i < reads.size(); i++) {
+      if (reads.get(i).failed() || reads.get(i).result() != 200) {
+        missing.add(String.valueOf(reads.get(i).failed() ? reads.get(i).cause() : reads.get(i).result()));
+      }
+    }
+    if (!missing.isEmpty()) {
+      System.out.println("not read back: " + missing.stream().limit(10).toList());
+    }
+    return ids.size() - missing.size();
+  }
+
+  /** redis-cli in the cluster's Redis pod, with the password of its own environment (never on a command line). */
+  private static String redis(String... args) throws Exception {
+    StringBuilder line = new StringBuilder();
+    for (String arg : args) {
+      line.append('"').append(arg.replace("\"", "\\\"")).append("\" ");
+    }
+    return kube.kubectlWithInput(line + "\n", "-n", Kube.NAMESPACE, "exec", "-i", "deploy/redis", "--", "sh", "-c",
+      "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec redis-cli").strip();
+  }
+
+  @FunctionalInterface
+  private interface Check {
+    boolean holds() throws Exception;
+  }
+
+  private static void waitUntil(String what, long timeoutMs, Check check) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (!check.holds()) {
+      if (System.nanoTime() > deadline) {
+        fail("not within " + timeoutMs + " ms: " + what);
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  private static long seconds(long startedNanos) {
+    return TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - startedNanos);
+  }
+
+  private static void report(String format, Object... args) throws Exception {
+    String text = String.format(format, args);
+    System.out.println(text);
+    Files.writeString(REPORT, text + System.lineSeparator(), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+      StandardOpenOption.APPEND);
+  }
+}
