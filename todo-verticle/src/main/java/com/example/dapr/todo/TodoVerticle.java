@@ -136,7 +136,9 @@ public class TodoVerticle extends VerticleBase {
     return HealthCheckHandler.create(vertx)
       .register("shutdown", promise -> promise.complete(draining ? Status.KO(new JsonObject().put("stopping", true))
         : Status.OK()))
-      .register("dapr-sidecar", promise -> sidecar.outboundHealth().onComplete(ar -> promise.complete(ar.succeeded()
+      // tryComplete: when the sidecar is slower than the health check's own timeout, Vert.x has already completed the
+      // promise (as KO); completing it again threw "Result is already complete" (seen in the cluster under load).
+      .register("dapr-sidecar", promise -> sidecar.outboundHealth().onComplete(ar -> promise.tryComplete(ar.succeeded()
         ? Status.OK()
         : Status.KO(new JsonObject().put("error", String.valueOf(ar.cause().getMessage()))))))
       .register("circuit-breakers", promise -> promise.complete(Status.OK(new JsonObject()

@@ -924,6 +924,24 @@ class TodoVerticleTest {
   }
 
   @Test
+  void aSidecarSlowerThanTheReadinessCheckMakesItDownAndNothingThrowsWhenItsAnswerComesLate() throws Exception {
+    List<Throwable> unhandled = new java.util.concurrent.CopyOnWriteArrayList<>();
+    vertx.exceptionHandler(unhandled::add);
+    deploy("STATE_TIMEOUT_MS", "1500");
+    sidecar.healthMode = FakeSidecar.Mode.HANG;
+
+    // The health check's own timeout (1 s, Vert.x HealthChecks) answers first; the call to the sidecar times out later.
+    // (Vert.x answers a check that timed out with 500, one that answered KO with 503: for a probe both are "not ready".)
+    HttpResponse<Buffer> ready = send(request(HttpMethod.GET, "/health/ready"), null, null);
+    assertTrue(ready.statusCode() == 500 || ready.statusCode() == 503, ready.statusCode() + " " + ready.bodyAsString());
+    assertEquals("DOWN", ready.bodyAsJsonObject().getString("status"));
+    Thread.sleep(1_000); // past STATE_TIMEOUT_MS: the hanging healthz/outbound call has failed by now
+    assertEquals(List.of(), unhandled, "a late answer completed the readiness check a second time");
+    sidecar.healthMode = FakeSidecar.Mode.OK;
+    assertEquals(200, send(request(HttpMethod.GET, "/health/ready"), null, null).statusCode());
+  }
+
+  @Test
   void readinessFollowsTheSidecarAndLivenessDoesNot() throws Exception {
     deploy();
     assertEquals(200, send(request(HttpMethod.GET, "/health/ready"), null, null).statusCode());
