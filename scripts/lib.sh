@@ -45,6 +45,12 @@ build_go_tool() {
   else
     target=$package # an import path: one of the wrapper module's tools
   fi
+  # Patches to the modules it is built from (WRAPPER_DIR/patches/<module>@<version>/*.patch; see its README.md).
+  local patch_dirs=()
+  if [ -d "$wrapper/patches" ]; then
+    while IFS= read -r dir; do patch_dirs+=("$dir"); done < <(find "$wrapper/patches" -type d -name '*@*' | sort)
+    for dir in "${patch_dirs[@]}"; do sources+=("$dir"/*.patch); done
+  fi
   key=$(cat "${sources[@]}" | sha256sum | cut -c1-12)
   cache=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/$name-$version-$key
   bin=$cache/$name
@@ -59,8 +65,31 @@ build_go_tool() {
   started=$(date +%s)
   ( while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
   heartbeat=$!
+  local modfile_flag=()
+  [ ${#patch_dirs[@]} -eq 0 ] || command -v patch >/dev/null || apt_install patch
+  if [ ${#patch_dirs[@]} -gt 0 ]; then
+    local modfile=$cache/build.mod dir module version_of_module copy
+    cp "$wrapper/go.mod" "$modfile"
+    cp "$wrapper/go.sum" "$cache/build.sum"
+    for dir in "${patch_dirs[@]}"; do
+      module=${dir#"$wrapper/patches/"}
+      version_of_module=${module##*@}
+      module=${module%@*}
+      copy=$cache/src/$(basename "$module")@$version_of_module
+      rm -rf "$copy" && mkdir -p "$(dirname "$copy")"
+      cp -r "$(cd "$wrapper" && GOFLAGS=-mod=mod go mod download -json "$module@$version_of_module" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" "$copy"
+      chmod -R u+w "$copy"
+      for patch_file in "$dir"/*.patch; do
+        say "  patching $module@$version_of_module: $(basename "$patch_file")"
+        patch -s -p1 -d "$copy" < "$patch_file" || die "$patch_file does not apply to $module@$version_of_module"
+      done
+      printf '\nreplace %s => %s\n' "$module" "$copy" >> "$modfile"
+    done
+    modfile_flag=(-modfile "$modfile")
+  fi
   if ! (cd "$wrapper" && CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-        go build -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "$target") >&2; then
+        go build "${modfile_flag[@]}" -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "$target") >&2; then
     kill "$heartbeat" 2>/dev/null || true
     die "the $name build failed (see the Go errors above)"
   fi

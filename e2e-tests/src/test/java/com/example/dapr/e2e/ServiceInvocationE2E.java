@@ -12,11 +12,13 @@ import org.junit.jupiter.api.Test;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -230,6 +232,39 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
     for (int i = 0; i < 20; i++) {
       create(system.todoPort(), "After the restart " + i);
     }
+  }
+
+  @Test
+  void anOutboxEventWhoseStateIsMissingIsDiscardedInsteadOfRetriedForever() throws Exception {
+    // Events of Dapr's internal outbox topic whose transaction never committed (it published, then failed). Dapr
+    // 1.18.3 retried their state Get at once, forever, one core per handful of them, and never discarded them (see
+    // tools/daprd/patches/README.md); the patched daprd gives up after its 10 s backoff and discards them.
+    int redisPort = URI.create(system.url("redis")).getPort();
+    String stream = "defaulttodo-apinotificationsoutbox";
+    List<String> entries = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      entries.add(RedisCli.run(redisPort, "XADD", stream, "*", "data", "{\"id\":\"task-orphan-" + UUID.randomUUID()
+        + "\",\"specversion\":\"1.0\",\"source\":\"todo-api\",\"type\":\"com.dapr.event.sent\","
+        + "\"datacontenttype\":\"application/json\",\"data\":{\"message\":\"never committed\"}}"));
+    }
+    Path daprdLog = system.logs().resolve("todo-api-daprd.log");
+    long discardedBefore = java.nio.file.Files.readAllLines(daprdLog).stream()
+      .filter(l -> l.contains("discarding message")).count();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
+    String pending;
+    do {
+      http.vertx().timer(1_000).await(10, TimeUnit.SECONDS);
+      pending = RedisCli.run(redisPort, "XPENDING", stream, "todo-api", "-", "+", "1000");
+    } while (entries.stream().anyMatch(pending::contains) && System.nanoTime() < deadline);
+    String stillPending = pending;
+    assertTrue(entries.stream().noneMatch(stillPending::contains),
+      "the events are still pending 45 s later (daprd still retrying them): " + entries);
+    long discarded = java.nio.file.Files.readAllLines(daprdLog).stream()
+      .filter(l -> l.contains("discarding message")).count() - discardedBefore;
+    assertTrue(discarded >= entries.size(), "daprd logged " + discarded + " discarded outbox events");
+    // And the system is not held up by them.
+    assertEquals("delivered", create(system.todoPort(), "After the orphans").getJsonObject("notification")
+      .getString("status"));
   }
 
   @Test
