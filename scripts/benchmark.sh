@@ -20,6 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=benchmark
 . "$ROOT/scripts/lib.sh"
+export K6_NO_USAGE_REPORT=true # k6 would send usage statistics to stats.grafana.org after each run
 cd "$ROOT"
 
 RATE=${RATE:-300}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A one-node Kubernetes v1.34.4 cluster on this machine, built from source (scripts/setup-kubernetes.sh).
 #
-# WORK IN PROGRESS (issue "kubectl apply for real"). What it does today:
+# What it makes:
 # - the control plane: etcd v3.6.16 on 127.0.0.1, kube-apiserver on the node's bridge address 10.244.0.1 (client
 #   certificates, RBAC and Node authorization, PodSecurity admission), kube-controller-manager and kube-scheduler, with
 #   a PKI made here by openssl;
@@ -16,8 +16,8 @@
 # - CoreDNS (tools/coredns) on 10.244.0.1:53 for cluster.local, forwarding nothing.
 # - Dapr 1.18.3 from its Helm chart on images built here, the project's images loaded in the node, and a volume for
 #   Redis. Then a user's steps work: scripts/k8s-api-tokens.sh; kubectl apply -k manifests/overlays/local.
-# Not yet: the cluster layer of tests, in the test command. It is not part of the test command
-# yet. docs/notes/k8s-one-node-cluster.md has the design and its sources.
+# The test command's layer 6 (e2e-tests ClusterK8s, mvn -Pcluster) starts it, deploys on it as a user does, tests it
+# and takes it down. docs/notes/k8s-one-node-cluster.md has the design and its sources.
 #
 #   scripts/cluster.sh up       build what is missing, start the control plane, wait until /readyz answers
 #   scripts/cluster.sh status   the processes and the API server's readiness

@@ -893,6 +893,7 @@ def test_the_k6_job_is_never_deleted_before_its_summary_is_read_and_learns_the_r
     # Pod names cannot be listed in a manifest: the script learns them (load/create-tasks.js setup()).
     assert "REPLICAS" not in env
     assert int(env["EXPECT_REPLICAS"]) == deployment("notification-service")["spec"]["replicas"]
+    assert env["K6_NO_USAGE_REPORT"] == "true", "k6 would report usage to stats.grafana.org from inside the cluster"
 
 
 # --- images ----------------------------------------------------------------------------------------------------------
