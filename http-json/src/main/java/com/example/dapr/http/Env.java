@@ -37,6 +37,24 @@ public final class Env {
     return parsed;
   }
 
+  /** A decimal number from {@code min} to {@code max}, such as a sampling ratio. */
+  public double decimal(String name, double defaultValue, double min, double max) {
+    String value = string(name, null);
+    if (value == null) {
+      return defaultValue;
+    }
+    double parsed;
+    try {
+      parsed = Double.parseDouble(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a number, got '" + value + "'");
+    }
+    if (!(parsed >= min && parsed <= max)) {
+      throw new IllegalArgumentException(name + " must be between " + min + " and " + max + ", got " + value);
+    }
+    return parsed;
+  }
+
   public int port(String name, int defaultValue) {
     return (int) number(name, defaultValue, 1, 65535);
   }

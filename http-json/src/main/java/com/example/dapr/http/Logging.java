@@ -5,7 +5,11 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.logging.LogManager;
 
-/** One-line log records for java.util.logging, unless the user points at a logging configuration of their own. */
+/**
+ * One-line log records for java.util.logging, unless the user points at a logging configuration of their own:
+ * human-readable text, or JSON lines with the trace id ({@link JsonLogFormatter}) when {@code LOG_FORMAT=json} (the
+ * images set it).
+ */
 public final class Logging {
 
   private static boolean configured;
@@ -22,6 +26,11 @@ public final class Logging {
     try (InputStream in = Logging.class.getResourceAsStream("/service-logging.properties")) {
       if (in != null) {
         LogManager.getLogManager().readConfiguration(in);
+      }
+      if ("json".equals(Env.system().choice("LOG_FORMAT", "text", "text", "json"))) {
+        for (var handler : java.util.logging.Logger.getLogger("").getHandlers()) {
+          handler.setFormatter(new JsonLogFormatter());
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read service-logging.properties", e);

@@ -73,7 +73,8 @@ final class DeliveryRecords {
     this.vertx = vertx;
     this.client = WebClient.create(vertx, new WebClientOptions()
         .setDefaultHost(config.sidecarHost()).setDefaultPort(config.sidecarHttpPort())
-        .setKeepAlive(true).setTcpNoDelay(true).setUserAgent("notification-service"),
+        .setKeepAlive(true).setTcpNoDelay(true).setUserAgent("notification-service")
+        .setMetricsName("dapr-state"),
       new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(4_096));
     this.statePath = "/v1.0/state/" + config.store();
     this.claims = new Batcher<>(config.batchMax(), this::saveAll);

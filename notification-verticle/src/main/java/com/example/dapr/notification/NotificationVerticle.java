@@ -4,7 +4,9 @@ import com.example.dapr.http.AppApiToken;
 import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
+import com.example.dapr.http.Observability;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
@@ -52,16 +54,21 @@ public class NotificationVerticle extends VerticleBase {
 
     Router router = Router.router(vertx);
     JsonErrors.install(router);
-    // Only this replica's sidecar may call it: every route but the health routes, which Dapr probes without the token.
-    router.routeWithRegex("^(?!/health(/|$)).*")
-      .handler(AppApiToken.require(config.appApiToken(), "/notify, /notifications and /faults"));
-    router.post("/notify").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-    router.post("/notify").handler(notify::notify);
-    router.get("/notifications").handler(notify::list);
+    router.route().handler(Observability::nameSpansByRoute);
+    // Only this replica's sidecar may call it (APP_API_TOKEN), checked first on each route: every route but the health
+    // routes, which Dapr probes without the token, and /metrics (counts only, for Prometheus). Each route carries its
+    // whole chain, so that its template is its one route label in /metrics and its span's name.
+    Handler<RoutingContext> sidecarOnly = AppApiToken.require(config.appApiToken(), "/notify, /notifications and /faults");
+    router.post("/notify").handler(sidecarOnly).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()))
+      .handler(notify::notify);
+    router.get("/notifications").handler(sidecarOnly).handler(notify::list);
     if (config.faultInjection()) {
-      router.put("/faults").handler(BodyHandler.create(false).setBodyLimit(1_024));
-      router.put("/faults").handler(faults::set);
+      router.put("/faults").handler(sidecarOnly).handler(BodyHandler.create(false).setBodyLimit(1_024))
+        .handler(faults::set);
     }
+    router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
+    // Any other path answers the sidecar only, too (then 404).
+    router.routeWithRegex("^(?!/health(/|$)|/metrics$).*").handler(sidecarOnly);
     router.get("/health").handler(this::health);
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());

@@ -3,6 +3,8 @@ package com.example.dapr.notification;
 import com.example.dapr.http.ApiException;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.JsonRequests;
+import com.example.dapr.http.Observability;
+import io.micrometer.core.instrument.Counter;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -28,6 +30,7 @@ final class NotifyHandler {
   private final DeliveryLog deliveries;
   private final DeliveryRecords records;
   private final Faults faults;
+  private final Counter delivered;
 
   /** {@code records} is null when deduplication is off ({@code DEDUP_STORE_NAME=none}). */
   NotifyHandler(Vertx vertx, String replica, DeliveryLog deliveries, DeliveryRecords records, Faults faults) {
@@ -36,6 +39,9 @@ final class NotifyHandler {
     this.deliveries = deliveries;
     this.records = records;
     this.faults = faults;
+    this.delivered = Counter.builder("notifications_delivered")
+      .description("Notifications this replica delivered (a repeat answered from its record is not counted)")
+      .tag("replica", replica).register(Observability.registry());
   }
 
   void notify(RoutingContext ctx) {
@@ -43,6 +49,9 @@ final class NotifyHandler {
     String message = JsonRequests.requiredString(body, "message", MAX_MESSAGE_LENGTH);
     String taskId = JsonRequests.optionalString(body, "task_id", MAX_ID_LENGTH);
     String notificationId = JsonRequests.optionalString(body, "notification_id", MAX_ID_LENGTH);
+    if (taskId != null) {
+      Observability.tag("task.id", taskId);
+    }
     long delayMs = faults.delayMs();
     Future<Void> delayed = delayMs > 0 ? vertx.timer(delayMs).mapEmpty() : Future.succeededFuture();
     delayed.compose(v -> {
@@ -91,6 +100,7 @@ final class NotifyHandler {
     LOG.info(() -> "Notification received: " + message + " (task_id=" + taskId
       + (notificationId == null ? "" : ", notification_id=" + notificationId) + ", replica=" + replica + ")");
     deliveries.record(message, taskId, notificationId);
+    delivered.increment();
     // In production this is where an e-mail, push notification or chat message would be sent.
   }
 

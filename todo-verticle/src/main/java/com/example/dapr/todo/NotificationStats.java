@@ -12,6 +12,7 @@ final class NotificationStats {
   private long retried;
   private long phantoms;
   private long givenUp;
+  private long leftToOutbox;
 
   void delivered(boolean byOutbox) {
     if (byOutbox) {
@@ -48,6 +49,11 @@ final class NotificationStats {
     givenUp++;
   }
 
+  /** A first attempt that did not deliver its notification (yet): the outbox will. */
+  void leftToOutbox() {
+    leftToOutbox++;
+  }
+
   JsonObject toJson() {
     return new JsonObject()
       .put("delivered_first_attempt", deliveredFirstAttempt)
@@ -56,6 +62,7 @@ final class NotificationStats {
       .put("outbox_waited_for_first_attempt", waitedForFirstAttempt)
       .put("outbox_retries", retried)
       .put("outbox_phantoms", phantoms)
-      .put("given_up", givenUp);
+      .put("given_up", givenUp)
+      .put("left_to_outbox", leftToOutbox);
   }
 }

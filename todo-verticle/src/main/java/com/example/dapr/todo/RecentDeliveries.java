@@ -43,6 +43,11 @@ final class RecentDeliveries {
     outcome.onComplete(done -> sending.remove(notificationId, outcome));
   }
 
+  /** How many first attempts are under way now (read by the metrics scrape from another thread: approximate). */
+  int sendingNow() {
+    return sending.size();
+  }
+
   /** The attempt sending {@code notificationId} now, or null when there is none. */
   Future<TaskNotifier.Outcome> inFlight(String notificationId) {
     return sending.get(notificationId);

@@ -2,6 +2,7 @@ package com.example.dapr.todo;
 
 import com.example.dapr.http.ApiException;
 import com.example.dapr.http.JsonRequests;
+import com.example.dapr.http.Observability;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
@@ -32,6 +33,7 @@ final class TaskHandlers {
     String title = TaskRequests.createTitle(JsonRequests.object(ctx));
     String idempotencyKey = idempotencyKey(ctx.request().getHeader("Idempotency-Key"));
     Task candidate = Task.newPending(title);
+    Observability.tag("task.id", candidate.id());
     Future<Task> reserved = idempotencyKey == null ? Future.succeededFuture(candidate)
       : store.reserve(idempotencyKey, candidate);
     reserved
@@ -77,6 +79,7 @@ final class TaskHandlers {
   /** The stored task with the store's ETag. */
   void get(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
+    Observability.tag("task.id", id);
     read(id)
       .onSuccess(entry -> respond(ctx, 200, entry.etag(), Task.fromJson(entry.value()).toJson()))
       .onFailure(ctx::fail);
@@ -90,6 +93,7 @@ final class TaskHandlers {
    */
   void update(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
+    Observability.tag("task.id", id);
     TaskRequests.Change change = TaskRequests.change(JsonRequests.object(ctx));
     IfMatch ifMatch = IfMatch.parse(ctx.request().getHeader("If-Match"));
     read(id)

@@ -81,6 +81,7 @@ final class TaskNotifier {
     if (error.mayPassLater() || IN_PROGRESS.equals(error.errorCode())) {
       LOG.fine(() -> "notification " + notification.id() + " not delivered yet (" + error.getMessage()
         + "); the outbox will deliver it");
+      stats.leftToOutbox();
       return new Outcome(json.put("status", "pending").put("redelivery", "outbox"), false, true);
     }
     LOG.warning(() -> "notification " + notification.id() + " refused by notification-service: " + error.getMessage());

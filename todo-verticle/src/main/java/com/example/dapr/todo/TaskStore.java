@@ -82,6 +82,13 @@ final class TaskStore {
     if (etag != null) {
       save.put("etag", etag).put("options", new JsonObject().put("concurrency", "first-write"));
     }
+    // Dapr 1.18.3 copies the save's metadata into the outbox's CloudEvent, whose own traceparent it leaves empty
+    // (pkg/runtime/pubsub/outbox.go:238-247): with the request's traceparent here, a notification delivered by the
+    // outbox stays in the trace of the POST /tasks that created it instead of starting one of its own.
+    String traceparent = com.example.dapr.http.Observability.traceparent();
+    if (traceparent != null) {
+      save.put("metadata", new JsonObject().put("traceparent", traceparent));
+    }
     // The projection is what Dapr publishes instead of the saved value; contentType makes it JSON in the event. It is
     // never written to the store, so Redis's JSON mode (which Debian's Redis lacks) is not asked for.
     JsonObject projection = new JsonObject().put("key", task.stateKey()).put("value", notification.toJson())

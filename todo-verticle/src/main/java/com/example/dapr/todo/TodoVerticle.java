@@ -4,6 +4,7 @@ import com.example.dapr.http.AppApiToken;
 import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
+import com.example.dapr.http.Observability;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
@@ -63,23 +64,30 @@ public class TodoVerticle extends VerticleBase {
 
     Router router = Router.router(vertx);
     JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));
-    router.route("/tasks*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-    router.post("/tasks").handler(tasks::create);
+    router.route().handler(Observability::nameSpansByRoute);
+    // Each route carries its whole chain (body, token, handler): its template is then the one route label of its
+    // metrics and the name of its spans ("/tasks/:id", not "/tasks*>/tasks/:id").
+    Handler<RoutingContext> body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+    router.post("/tasks").handler(body).handler(tasks::create);
     router.get("/tasks/:id").handler(tasks::get);
-    router.put("/tasks/:id").handler(tasks::update);
-    router.patch("/tasks/:id").handler(tasks::update);
+    router.put("/tasks/:id").handler(body).handler(tasks::update);
+    router.patch("/tasks/:id").handler(body).handler(tasks::update);
     // The routes only the sidecar calls answer only the sidecar (APP_API_TOKEN); /tasks is the public API.
     Handler<RoutingContext> sidecarOnly = AppApiToken.require(config.sidecar().appApiToken(),
       "/dapr/subscribe and " + OutboxSubscriber.ROUTE);
-    router.route("/dapr/*").handler(sidecarOnly);
-    router.route(OutboxSubscriber.ROUTE).handler(sidecarOnly);
-    router.get("/dapr/subscribe").handler(outbox::subscriptions);
+    router.get("/dapr/subscribe").handler(sidecarOnly).handler(outbox::subscriptions);
     // A bulk of up to 500 events, each a CloudEvent around a notification of at most a few kB.
-    router.post(OutboxSubscriber.ROUTE).handler(BodyHandler.create(false).setBodyLimit(OutboxSubscriber.MAX_BULK_BYTES));
-    router.post(OutboxSubscriber.ROUTE).handler(outbox::receive);
+    router.post(OutboxSubscriber.ROUTE).handler(sidecarOnly)
+      .handler(BodyHandler.create(false).setBodyLimit(OutboxSubscriber.MAX_BULK_BYTES)).handler(outbox::receive);
+    // Anything else under /dapr (the sidecar probes for routes it may use): the sidecar's, like the rest.
+    router.route("/dapr/*").handler(sidecarOnly);
     router.get("/health").handler(this::health);
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());
+    // Prometheus's scrape: Vert.x's HTTP server and client timings (by route, by sidecar target), the breakers and
+    // what became of notifications (TodoMetrics). Public, like /health: counts only, no task data.
+    router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
+    TodoMetrics.register(Observability.registry(), sidecar, stats, recent);
 
     server = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true));
     TodoConfig.Notifications n = config.notifications();

@@ -1,0 +1,63 @@
+package com.example.dapr.http;
+
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
+import io.vertx.core.VertxOptions;
+import io.vertx.launcher.application.HookContext;
+import io.vertx.launcher.application.VertxApplication;
+import io.vertx.launcher.application.VertxApplicationHooks;
+import io.vertx.tracing.opentelemetry.OpenTelemetryTracingFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.jar.Manifest;
+
+/**
+ * The services' main class: Vert.x's own launcher ({@code Main-Verticle} from the jar's manifest, the same command
+ * line), with its hooks turning on metrics ({@link Observability#metricsOptions}) and tracing (an OpenTelemetry SDK
+ * from {@code OTEL_*}, see {@link Observability}), closed, and its last spans flushed, when Vert.x stops.
+ */
+public final class ServiceLauncher extends VertxApplication implements VertxApplicationHooks {
+
+  private OpenTelemetrySdk tracing;
+
+  private ServiceLauncher(String[] args) {
+    super(args);
+  }
+
+  public static void main(String[] args) {
+    int exit = new ServiceLauncher(args).launch();
+    if (exit != 0) {
+      System.exit(exit);
+    }
+  }
+
+  @Override
+  public void beforeStartingVertx(HookContext context) {
+    context.vertxOptions().setMetricsOptions(Observability.metricsOptions());
+  }
+
+  @Override
+  public VertxBuilder createVertxBuilder(VertxOptions options) {
+    tracing = Observability.tracing(Env.system(), serviceName());
+    return Vertx.builder().with(options).withTracer(new OpenTelemetryTracingFactory(tracing));
+  }
+
+  @Override
+  public void afterVertxStopped(HookContext context) {
+    if (tracing != null) {
+      tracing.close();
+    }
+  }
+
+  /** The {@code Service-Name} of the jar's manifest (its final name: todo-api, notification-service). */
+  private static String serviceName() {
+    try (InputStream in = ServiceLauncher.class.getResourceAsStream("/META-INF/MANIFEST.MF")) {
+      String name = in == null ? null : new Manifest(in).getMainAttributes().getValue("Service-Name");
+      return name != null ? name : "unknown_service:java";
+    } catch (IOException e) {
+      return "unknown_service:java";
+    }
+  }
+}
