@@ -14,7 +14,12 @@
 #   scripts/run.sh --redis         Redis as the state store of the tasks too, as in the seed
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
+#   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no span export from the apps (for comparison)
 #   scripts/run.sh status | stop
+#
+# Tracing is on by default: a Zipkin server (127.0.0.1:9411, scripts/setup-zipkin.sh) gets every span, with sampling 1,
+# from every sidecar (a generated Dapr Configuration, tracing.yaml in the run folder) and from both apps (Vert.x's
+# OpenTelemetry, OTEL_EXPORTER_ZIPKIN_ENDPOINT): one trace from the client through both sidecars to the replica.
 #
 # Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database, secrets/), PORT_OFFSET (default 0;
 # added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
@@ -29,6 +34,7 @@ STORE=${STATE_STORE:-memory}
 REPLICAS=${NOTIFICATION_REPLICAS:-3}
 DETACH=0
 SECURE=1
+TRACING=1
 COMMAND=start
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,8 +43,9 @@ while [ $# -gt 0 ]; do
     --replicas) [ $# -ge 2 ] || die "--replicas needs a number"; REPLICAS=$2; shift ;;
     --detach|-d) DETACH=1 ;;
     --insecure) SECURE=0 ;;
+    --no-tracing) TRACING=0 ;;
     start|stop|status) COMMAND=$1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see scripts/run.sh --help)" ;;
   esac
   shift
@@ -71,6 +78,7 @@ SENTRY_PORT=$((20000 + O))
 SENTRY_HEALTHZ_PORT=$((20003 + O))
 SENTRY_METRICS_PORT=$((20004 + O))
 SECRETS=$RUN_DIR/secrets
+ZIPKIN_PORT=$((9411 + O))
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -113,6 +121,8 @@ if [ $SECURE -eq 1 ]; then
     port_in_use "$p" && die "port $p (Sentry) is already in use; stop what uses it, or set PORT_OFFSET"
   done
 fi
+[ $TRACING -eq 0 ] || ! port_in_use "$ZIPKIN_PORT" \
+  || die "port $ZIPKIN_PORT (Zipkin) is already in use; stop what uses it, or set PORT_OFFSET"
 for k in $(seq 0 "$REPLICAS"); do
   for p in "$(app_port "$k")" "$(http_port "$k")" "$(grpc_port "$k")" "$(internal_port "$k")" "$(metrics_port "$k")"; do
     port_in_use "$p" && die "port $p is already in use; stop what uses it, or set PORT_OFFSET (e.g. PORT_OFFSET=100)"
@@ -137,6 +147,7 @@ fi
 # 2. daprd, built once from the Go module proxy and cached.
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 [ -x "$DAPRD" ] || die "scripts/setup-daprd.sh did not give a daprd binary"
+[ $TRACING -eq 0 ] || ZIPKIN_JAR=$("$ROOT/scripts/setup-zipkin.sh" | tail -n 1)
 if [ $SECURE -eq 1 ]; then
   SENTRY=$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)
   [ -x "$SENTRY" ] || die "scripts/setup-daprd.sh sentry did not give a sentry binary"
@@ -196,6 +207,38 @@ if [ "$STORE" = memory ]; then
     redis-cli -p "$REDIS_PORT" DEL "$OUTBOX_STREAM" > /dev/null
   fi
 fi
+
+# 3b. Zipkin, the trace backend (in memory; its UI and API on 127.0.0.1:$ZIPKIN_PORT), started now and waited for just
+# before the first sidecar, so that its JVM starts while the replicas do. The sidecars trace everything (sampling 1)
+# and send their spans to it; so do both apps.
+TRACING_CONFIG=()
+declare -a TRACING_ENV=()
+if [ $TRACING -eq 1 ]; then
+  say "starting Zipkin on 127.0.0.1:$ZIPKIN_PORT (traces kept in memory)"
+  zipkin_pid=$(start_process zipkin "$LOG_DIR/zipkin.log" java -Xms32m -Xmx128m -XX:+UseSerialGC \
+    -XX:TieredStopAtLevel=1 -jar "$ZIPKIN_JAR" "--armeria.ports[0].port=$ZIPKIN_PORT" \
+    "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].protocols[0]=http")
+  record zipkin "$zipkin_pid" "http://127.0.0.1:$ZIPKIN_PORT/zipkin/"
+  cat > "$RUN_DIR/tracing.yaml" <<YAML
+# Made by scripts/run.sh for this start: every sidecar traces every call and sends its spans to the run's Zipkin.
+# Merged over dapr/config.yaml (a later --config wins for the fields it sets).
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: tracing
+spec:
+  tracing:
+    samplingRate: "1"
+    zipkin:
+      endpointAddress: http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans
+YAML
+  TRACING_CONFIG=(--config "$RUN_DIR/tracing.yaml")
+  TRACING_ENV=(OTEL_EXPORTER_ZIPKIN_ENDPOINT="http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans")
+fi
+wait_zipkin() {
+  [ $TRACING -eq 1 ] || return 0
+  wait_http zipkin "http://127.0.0.1:$ZIPKIN_PORT/health" 90 "$zipkin_pid" "$LOG_DIR/zipkin.log"
+}
 
 # 4. Security: the API tokens of this start, and Sentry, which every sidecar asks for its certificate at start (a
 # sidecar that cannot reach it exits).
@@ -281,7 +324,7 @@ start_sidecar() { # k app_id
     --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
     --metrics-listen-address 127.0.0.1 \
     --resources-path "$ROOT/dapr/components" --resources-path "$ROOT/dapr/state-$STORE" \
-    --config "$ROOT/dapr/config.yaml" "${security[@]}" \
+    --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" \
     --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
@@ -290,10 +333,11 @@ say "starting $REPLICAS notification-service replica(s) and their sidecars"
 for k in $(seq 1 "$REPLICAS"); do
   # shellcheck disable=SC2086 # NOTIFICATION_ENV is a list of VAR=value words
   pid=$(export_security notification-service app && start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
-    DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" ${NOTIFICATION_ENV:-} \
+    DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" "${TRACING_ENV[@]}" ${NOTIFICATION_ENV:-} \
     java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
   record "notification-$k" "$pid" "http://127.0.0.1:$(app_port "$k")"
 done
+wait_zipkin
 for k in $(seq 1 "$REPLICAS"); do
   pid=$(awk -v n="notification-$k" '$1 == n {print $2}' "$PROCESSES")
   wait_http "notification-$k" "http://127.0.0.1:$(app_port "$k")/health" 60 "$pid" "$LOG_DIR/notification-$k.log"
@@ -305,7 +349,7 @@ done
 say "starting todo-api and its sidecar"
 # shellcheck disable=SC2086 # TODO_ENV is a list of VAR=value words
 pid=$(export_security todo-api app && start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
-  ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
+  "${TRACING_ENV[@]}" ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
 record todo-api "$pid" "http://127.0.0.1:$(app_port 0)"
 wait_http todo-api "http://127.0.0.1:$(app_port 0)/health/live" 60 "$pid" "$LOG_DIR/todo-api.log"
 pid=$(start_sidecar 0 todo-api)
@@ -330,6 +374,8 @@ cat >&2 <<MSG
 
   Try it:   curl -s -X POST http://127.0.0.1:$(app_port 0)/tasks -H 'Content-Type: application/json' -d '{"title": "Buy groceries"}'
   Logs:     $LOG_DIR  (one file per process; the sidecars log every API call)
+  Traces:   $( [ $TRACING -eq 1 ] && echo "http://127.0.0.1:$ZIPKIN_PORT/zipkin/ (Zipkin: every call, through both sidecars)" || echo "off (--no-tracing)")
+  Metrics:  http://127.0.0.1:$(app_port 0)/metrics and each replica's /metrics; each sidecar's on its metrics port
   Stop:     $( [ $DETACH -eq 1 ] && echo "scripts/run.sh stop" || echo "Ctrl-C" )
 MSG
 
