@@ -847,6 +847,10 @@ class TodoVerticleTest {
     eventually("readiness answers 503 while stopping", () ->
       send(request(HttpMethod.GET, "/health/ready"), null, null).statusCode() == 503);
 
+    // Still served while draining, but each answer closes its connection: the client's next one goes elsewhere.
+    HttpResponse<Buffer> whileDraining = send(request(HttpMethod.GET, "/health/live"), null, null);
+    assertEquals(200, whileDraining.statusCode());
+    assertEquals("close", whileDraining.getHeader("Connection"));
     HttpResponse<Buffer> last = inFlight.await(15, TimeUnit.SECONDS);
     assertEquals(201, last.statusCode(), "the request in flight is answered");
     undeployed.await(15, TimeUnit.SECONDS);
