@@ -43,7 +43,7 @@ final class TodoMetrics {
         .tag("outcome", outcome).register(registry);
     }
     Gauge.builder("todo_notifications_in_flight", recent, RecentDeliveries::sendingNow)
-      .description("First attempts to deliver a notification under way now").register(registry);
+      .description("First attempts to deliver a notification under way now").strongReference(true).register(registry);
   }
 
   private static void breaker(MeterRegistry registry, String name, Supplier<CircuitBreakerState> state) {
@@ -53,6 +53,9 @@ final class TodoMetrics {
         case OPEN -> 2;
       })
       .description("Circuit breaker state: 0 closed, 1 half-open, 2 open")
+      // A gauge holds its object weakly by default: this supplier, referenced from nowhere else, was collected and
+      // the gauge read NaN (seen in CI). Hold it.
+      .strongReference(true)
       .tag("breaker", name).register(registry);
   }
 }
