@@ -14,7 +14,7 @@
 #   scripts/run.sh --redis         Redis as the state store of the tasks too, as in the seed
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
-#   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no span export from the apps (for comparison)
+#   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no tracer in the apps (for comparison)
 #   scripts/run.sh status | stop
 #
 # Tracing is on by default: a Zipkin server (127.0.0.1:9411, scripts/setup-zipkin.sh) gets every span, with sampling 1,
@@ -234,6 +234,8 @@ spec:
 YAML
   TRACING_CONFIG=(--config "$RUN_DIR/tracing.yaml")
   TRACING_ENV=(OTEL_EXPORTER_ZIPKIN_ENDPOINT="http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans")
+else
+  TRACING_ENV=(OTEL_SDK_DISABLED=true)
 fi
 wait_zipkin() {
   [ $TRACING -eq 1 ] || return 0

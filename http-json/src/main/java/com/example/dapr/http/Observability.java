@@ -41,6 +41,7 @@ import java.util.Set;
  *   <li>{@code OTEL_TRACES_SAMPLER_ARG}: the share of new traces sampled, 0 to 1 (default 1); a caller's decision in
  *   {@code traceparent} is followed.</li>
  *   <li>{@code OTEL_SERVICE_NAME}: the service's name in the trace backend (default: the jar's {@code Service-Name}).</li>
+ *   <li>{@code OTEL_SDK_DISABLED=true}: no tracing at all; {@code METRICS=off}: no metrics (ServiceLauncher).</li>
  * </ul>
  * Probes and scrapes ({@code /health*}, {@code /metrics}) start no trace.
  */
@@ -66,8 +67,11 @@ public final class Observability {
       .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE, Label.CLIENT_NAME);
   }
 
-  /** {@code GET /metrics}: the Prometheus scrape of this process's registry. */
+  /** {@code GET /metrics}: the Prometheus scrape of this process's registry; 404 when metrics are off. */
   public static Handler<RoutingContext> metricsHandler() {
+    if (BackendRegistries.getDefaultNow() == null) {
+      return ctx -> ctx.fail(new ApiException(404, "METRICS_OFF", "this process runs without metrics (METRICS=off)"));
+    }
     return PrometheusScrapingHandler.create();
   }
 

@@ -35,13 +35,21 @@ public final class ServiceLauncher extends VertxApplication implements VertxAppl
 
   @Override
   public void beforeStartingVertx(HookContext context) {
-    context.vertxOptions().setMetricsOptions(Observability.metricsOptions());
+    // METRICS=off: no Micrometer at all (/metrics answers an empty scrape): for measuring what metrics cost.
+    if (!"off".equals(Env.system().choice("METRICS", "on", "on", "off"))) {
+      context.vertxOptions().setMetricsOptions(Observability.metricsOptions());
+    }
   }
 
   @Override
   public VertxBuilder createVertxBuilder(VertxOptions options) {
+    VertxBuilder builder = Vertx.builder().with(options);
+    // OTEL_SDK_DISABLED=true (OpenTelemetry's own switch): no tracer, no span, no traceparent sent on.
+    if ("true".equals(Env.system().choice("OTEL_SDK_DISABLED", "false", "false", "true"))) {
+      return builder;
+    }
     tracing = Observability.tracing(Env.system(), serviceName());
-    return Vertx.builder().with(options).withTracer(new OpenTelemetryTracingFactory(tracing));
+    return builder.withTracer(new OpenTelemetryTracingFactory(tracing));
   }
 
   @Override
