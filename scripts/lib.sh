@@ -33,9 +33,9 @@ require_java_and_maven() {
 # Builds the Go program of the wrapper module $2 (tools/NAME), or its package $6 (a folder in it, or the import path of
 # one of the module's `tool`s), once and caches it, keyed by its sources, under $DAPR_CACHE_DIR (default
 # ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's path. Progress goes to stderr.
-#   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags] [package folder]
+#   build_go_tool NAME WRAPPER_DIR VERSION "ABOUT THE BUILD" [extra -ldflags] [package folder] [build tags]
 build_go_tool() {
-  local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-} package=${6:-.}
+  local name=$1 wrapper=$2 version=$3 about=$4 ldflags=${5:-} package=${6:-.} tags=${7:-}
   local key cache bin started heartbeat
   local sources=("$wrapper/go.mod" "$wrapper/go.sum")
   compgen -G "$wrapper/*.go" >/dev/null && sources+=("$wrapper"/*.go)
@@ -51,7 +51,7 @@ build_go_tool() {
     while IFS= read -r dir; do patch_dirs+=("$dir"); done < <(find "$wrapper/patches" -type d -name '*@*' | sort)
     for dir in "${patch_dirs[@]}"; do sources+=("$dir"/*.patch); done
   fi
-  key=$(cat "${sources[@]}" | sha256sum | cut -c1-12)
+  key=$( { cat "${sources[@]}"; [ -z "$tags" ] || echo "tags $tags"; } | sha256sum | cut -c1-12)
   cache=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/$name-$version-$key
   bin=$cache/$name
   if [ -x "$bin" ]; then
@@ -89,7 +89,7 @@ build_go_tool() {
     modfile_flag=(-modfile "$modfile")
   fi
   if ! (cd "$wrapper" && CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-        go build "${modfile_flag[@]}" -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "$target") >&2; then
+        go build "${modfile_flag[@]}" ${tags:+-tags "$tags"} -trimpath -o "$bin.tmp" -ldflags "-s -w $ldflags" "$target") >&2; then
     kill "$heartbeat" 2>/dev/null || true
     die "the $name build failed (see the Go errors above)"
   fi

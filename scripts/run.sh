@@ -19,7 +19,9 @@
 #
 # Tracing is on by default: a Zipkin server (127.0.0.1:9411, scripts/setup-zipkin.sh) gets every span, with sampling 1,
 # from every sidecar (a generated Dapr Configuration, tracing.yaml in the run folder) and from both apps (Vert.x's
-# OpenTelemetry, OTEL_EXPORTER_ZIPKIN_ENDPOINT): one trace from the client through both sidecars to the replica.
+# OpenTelemetry, OTEL_EXPORTER_ZIPKIN_ENDPOINT): one trace from the client through both sidecars to the replica. A
+# Prometheus (127.0.0.1:19090, scripts/setup-go-tool.sh prometheus) scrapes every app's /metrics and every sidecar's
+# metrics port; scripts/live.py shows the run live.
 #
 # Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database, secrets/), PORT_OFFSET (default 0;
 # added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
@@ -79,6 +81,7 @@ SENTRY_HEALTHZ_PORT=$((20003 + O))
 SENTRY_METRICS_PORT=$((20004 + O))
 SECRETS=$RUN_DIR/secrets
 ZIPKIN_PORT=$((9411 + O))
+PROMETHEUS_PORT=$((19090 + O))
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -121,6 +124,7 @@ if [ $SECURE -eq 1 ]; then
     port_in_use "$p" && die "port $p (Sentry) is already in use; stop what uses it, or set PORT_OFFSET"
   done
 fi
+port_in_use "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT (Prometheus) is already in use; stop what uses it, or set PORT_OFFSET"
 [ $TRACING -eq 0 ] || ! port_in_use "$ZIPKIN_PORT" \
   || die "port $ZIPKIN_PORT (Zipkin) is already in use; stop what uses it, or set PORT_OFFSET"
 for k in $(seq 0 "$REPLICAS"); do
@@ -148,6 +152,7 @@ fi
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 [ -x "$DAPRD" ] || die "scripts/setup-daprd.sh did not give a daprd binary"
 [ $TRACING -eq 0 ] || ZIPKIN_JAR=$("$ROOT/scripts/setup-zipkin.sh" | tail -n 1)
+PROMETHEUS=$("$ROOT/scripts/setup-go-tool.sh" prometheus | tail -n 1)
 if [ $SECURE -eq 1 ]; then
   SENTRY=$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)
   [ -x "$SENTRY" ] || die "scripts/setup-daprd.sh sentry did not give a sentry binary"
@@ -237,6 +242,28 @@ YAML
 else
   TRACING_ENV=(OTEL_SDK_DISABLED=true)
 fi
+# 3c. Prometheus (127.0.0.1:$PROMETHEUS_PORT, its API; data in the run folder): scrapes every app's /metrics and every
+# sidecar's metrics port every 2 s. The sidecars' targets carry the labels Dapr's Grafana dashboards filter on
+# (app_id, namespace, service). The targets that are not up yet are simply down until they are.
+{
+  printf 'global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n'
+  printf '  - job_name: todo-api\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: todo-api}\n' "$(app_port 0)"
+  printf '  - job_name: notification-service\n    static_configs:\n'
+  for k in $(seq 1 "$REPLICAS"); do
+    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: notification-%s}\n' "$(app_port "$k")" "$k"
+  done
+  printf '  - job_name: dapr-sidecars\n    static_configs:\n'
+  printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: todo-api, namespace: default, service: todo-api-dapr, instance_name: todo-api-daprd}\n' "$(metrics_port 0)"
+  for k in $(seq 1 "$REPLICAS"); do
+    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: notification-service, namespace: default, service: notification-service-dapr, instance_name: notification-%s-daprd}\n' "$(metrics_port "$k")" "$k"
+  done
+} > "$RUN_DIR/prometheus.yml"
+say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (scrapes every app and sidecar every 2 s)"
+prometheus_pid=$(start_process prometheus "$LOG_DIR/prometheus.log" "$PROMETHEUS" \
+  --config.file="$RUN_DIR/prometheus.yml" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+  --storage.tsdb.path="$RUN_DIR/prometheus" --storage.tsdb.retention.time=2d)
+record prometheus "$prometheus_pid" "http://127.0.0.1:$PROMETHEUS_PORT"
+
 wait_zipkin() {
   [ $TRACING -eq 1 ] || return 0
   wait_http zipkin "http://127.0.0.1:$ZIPKIN_PORT/health" 90 "$zipkin_pid" "$LOG_DIR/zipkin.log"
@@ -377,7 +404,9 @@ cat >&2 <<MSG
   Try it:   curl -s -X POST http://127.0.0.1:$(app_port 0)/tasks -H 'Content-Type: application/json' -d '{"title": "Buy groceries"}'
   Logs:     $LOG_DIR  (one file per process; the sidecars log every API call)
   Traces:   $( [ $TRACING -eq 1 ] && echo "http://127.0.0.1:$ZIPKIN_PORT/zipkin/ (Zipkin: every call, through both sidecars)" || echo "off (--no-tracing)")
-  Metrics:  http://127.0.0.1:$(app_port 0)/metrics and each replica's /metrics; each sidecar's on its metrics port
+  Metrics:  http://127.0.0.1:$(app_port 0)/metrics and each replica's /metrics; Prometheus scrapes them all:
+            http://127.0.0.1:$PROMETHEUS_PORT/api/v1/query?query=sum(rate(vertx_http_server_requests_total[1m]))
+  Live:     scripts/live.py (calls/s, p99, breakers, pending notifications, per replica)
   Stop:     $( [ $DETACH -eq 1 ] && echo "scripts/run.sh stop" || echo "Ctrl-C" )
 MSG
 

@@ -11,7 +11,8 @@ SCRIPT_NAME=setup-go-tool
 case "${1:-}" in
   k6) version=v2.1.0; version_cmd=(version); about="first time only; about 1 minute on 2 cores" ;;
   kustomize) version=v5.7.1; version_cmd=(version); about="first time only; under a minute on 2 cores" ;;
-  *) die "usage: scripts/setup-go-tool.sh k6|kustomize" ;;
+  prometheus) version=v0.316.0; version_cmd=(--version); about="first time only; about 2 minutes on 2 cores" ;;
+  *) die "usage: scripts/setup-go-tool.sh k6|kustomize|prometheus" ;;
 esac
 name=$1
 
@@ -20,5 +21,12 @@ if command -v "$name" >/dev/null && "$name" "${version_cmd[@]}" 2>/dev/null | gr
   command -v "$name"
   exit 0
 fi
-bin=$(build_go_tool "$name" "$ROOT/tools/$name" "$version" "$about")
+if [ "$name" = prometheus ]; then
+  # A tool of its wrapper module; static scrape targets only (remove_all_sd drops the cloud discovery plugins).
+  bin=$(build_go_tool "$name" "$ROOT/tools/$name" "$version" "$about" \
+    "-X github.com/prometheus/common/version.Version=${version#v}" github.com/prometheus/prometheus/cmd/prometheus \
+    remove_all_sd)
+else
+  bin=$(build_go_tool "$name" "$ROOT/tools/$name" "$version" "$about")
+fi
 echo "$bin"

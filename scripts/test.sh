@@ -52,7 +52,24 @@ RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=700 scripts/run.sh --detach > "$SMOKE_DIR/run
 # ms, which would be the p99 of a 100-request smoke (seen: 331 ms against the 250 ms bound).
 TODO_URL=http://127.0.0.1:8700 RATE=20 DURATION=3s P99_MS=100000 SUMMARY_JSON=$SMOKE_DIR/warmup.json \
   "$K6" run -q load/create-tasks.js > "$SMOKE_DIR/warmup.txt" 2>&1 || { cat "$SMOKE_DIR/warmup.txt"; die "the warm-up failed"; }
+# Prometheus (started by run.sh, scraping every 2 s) must count exactly the POST /tasks that k6 sends: todo-api's
+# vertx_http_server_requests_total, read before and after the run.
+prometheus_posts() {
+  curl -s --max-time 5 "http://127.0.0.1:19790/api/v1/query" --data-urlencode \
+    'query=sum(vertx_http_server_requests_total{job="todo-api",route="/tasks",method="POST"})' \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)'
+}
+sleep 3 # a scrape after the warm-up's last request
+posts_before=$(prometheus_posts)
 TODO_URL=http://127.0.0.1:8700 RATE=20 DURATION=5s SUMMARY_JSON=$SMOKE_DIR/create.json "$K6" run -q load/create-tasks.js
+sent=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["values"]["count"]))' "$SMOKE_DIR/create.json")
+for _ in $(seq 1 20); do
+  [ "$(( $(prometheus_posts) - posts_before ))" -eq "$sent" ] && break
+  sleep 0.5
+done
+counted=$(( $(prometheus_posts) - posts_before ))
+[ "$counted" -eq "$sent" ] || die "Prometheus counted $counted POST /tasks of todo-api, k6 sent $sent"
+say "Prometheus counted the $sent POST /tasks that k6 sent (vertx_http_server_requests_total of todo-api)"
 # The floor calls todo-api's sidecar itself, so it needs the sidecar's API token (in the environment, not on a command line).
 DAPR_API_TOKEN=$(cat "$SMOKE_DIR/run/secrets/todo-api.dapr-api-token") DAPR_URL=http://127.0.0.1:4200 RATE=20 DURATION=3s \
   SUMMARY_JSON=$SMOKE_DIR/floor.json "$K6" run -q load/floor.js
