@@ -1,6 +1,5 @@
 package com.example.dapr.http;
 
-import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.sdk.trace.ReadableSpan;
@@ -15,12 +14,10 @@ import java.util.logging.LogRecord;
 /**
  * One JSON object a line: {@code time}, {@code level}, {@code logger}, {@code message}, and, when the record is
  * written while a request is handled, {@code trace_id} and {@code span_id} of its span (the same ids as in the trace
- * backend) and {@code task_id} (the span's {@code task.id}, see {@link Observability#tag}); {@code error} holds a stack
+ * backend) and {@code task_id} (the span's {@link Observability#TASK_ID}, see {@link Observability#tagTask}); {@code error} holds a stack
  * trace. JUL formats on the thread that logs, so the span is the request's.
  */
 public final class JsonLogFormatter extends Formatter {
-
-  private static final AttributeKey<String> TASK_ID = AttributeKey.stringKey("task.id");
 
   @Override
   public String format(LogRecord record) {
@@ -34,7 +31,7 @@ public final class JsonLogFormatter extends Formatter {
     if (context.isValid()) {
       line.put("trace_id", context.getTraceId()).put("span_id", context.getSpanId());
       if (span instanceof ReadableSpan readable) {
-        String taskId = readable.getAttribute(TASK_ID);
+        String taskId = readable.getAttribute(Observability.TASK_ID);
         if (taskId != null) {
           line.put("task_id", taskId);
         }

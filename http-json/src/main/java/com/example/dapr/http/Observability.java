@@ -140,9 +140,12 @@ public final class Observability {
       ? "00-" + context.getTraceId() + "-" + context.getSpanId() + "-" + context.getTraceFlags().asHex() : null;
   }
 
-  /** Puts {@code key=value} on the span being handled (for example {@code task.id}, which JSON log lines show). */
-  public static void tag(String key, String value) {
-    Span.current().setAttribute(key, value);
+  /** The span attribute naming the task a request is about; JSON log lines show it as {@code task_id}. */
+  public static final AttributeKey<String> TASK_ID = AttributeKey.stringKey("task.id");
+
+  /** Puts {@link #TASK_ID} on the span being handled. */
+  public static void tagTask(String taskId) {
+    Span.current().setAttribute(TASK_ID, taskId);
   }
 
   /** Starts no trace for a probe or a scrape; everything else goes to {@code delegate}. */

@@ -40,7 +40,7 @@ class JsonLogFormatterTest {
     try (OpenTelemetrySdk sdk = Observability.tracing(new Env(Map.of()), "test", InMemorySpanExporter.create())) {
       Span span = sdk.getTracer("test").spanBuilder("POST /tasks").startSpan();
       try (Scope ignored = span.makeCurrent()) {
-        Observability.tag("task.id", "task-42");
+        Observability.tagTask("task-42");
         JsonObject line = new JsonObject(formatter.format(record("Todo created", null)));
         assertEquals(span.getSpanContext().getTraceId(), line.getString("trace_id"));
         assertEquals(span.getSpanContext().getSpanId(), line.getString("span_id"));

@@ -50,7 +50,7 @@ final class NotifyHandler {
     String taskId = JsonRequests.optionalString(body, "task_id", MAX_ID_LENGTH);
     String notificationId = JsonRequests.optionalString(body, "notification_id", MAX_ID_LENGTH);
     if (taskId != null) {
-      Observability.tag("task.id", taskId);
+      Observability.tagTask(taskId);
     }
     long delayMs = faults.delayMs();
     Future<Void> delayed = delayMs > 0 ? vertx.timer(delayMs).mapEmpty() : Future.succeededFuture();

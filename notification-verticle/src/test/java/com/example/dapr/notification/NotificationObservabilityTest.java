@@ -86,7 +86,7 @@ class NotificationObservabilityTest {
     assertTrue(server != null, "a server span POST /notify: " + spans.getFinishedSpanItems());
     assertEquals(TRACE_ID, server.getTraceId());
     assertEquals("b7ad6b7169203331", server.getParentSpanId());
-    assertEquals("task-9", server.getAttributes().get(AttributeKey.stringKey("task.id")));
+    assertEquals("task-9", server.getAttributes().get(Observability.TASK_ID));
     assertEquals("notification-service", server.getResource().getAttribute(AttributeKey.stringKey("service.name")));
   }
 

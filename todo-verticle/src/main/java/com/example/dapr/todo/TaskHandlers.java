@@ -33,7 +33,7 @@ final class TaskHandlers {
     String title = TaskRequests.createTitle(JsonRequests.object(ctx));
     String idempotencyKey = idempotencyKey(ctx.request().getHeader("Idempotency-Key"));
     Task candidate = Task.newPending(title);
-    Observability.tag("task.id", candidate.id());
+    Observability.tagTask(candidate.id());
     Future<Task> reserved = idempotencyKey == null ? Future.succeededFuture(candidate)
       : store.reserve(idempotencyKey, candidate);
     reserved
@@ -79,7 +79,7 @@ final class TaskHandlers {
   /** The stored task with the store's ETag. */
   void get(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
-    Observability.tag("task.id", id);
+    Observability.tagTask(id);
     read(id)
       .onSuccess(entry -> respond(ctx, 200, entry.etag(), Task.fromJson(entry.value()).toJson()))
       .onFailure(ctx::fail);
@@ -93,7 +93,7 @@ final class TaskHandlers {
    */
   void update(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
-    Observability.tag("task.id", id);
+    Observability.tagTask(id);
     TaskRequests.Change change = TaskRequests.change(JsonRequests.object(ctx));
     IfMatch ifMatch = IfMatch.parse(ctx.request().getHeader("If-Match"));
     read(id)

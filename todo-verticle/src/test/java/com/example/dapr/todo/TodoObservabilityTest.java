@@ -97,7 +97,7 @@ class TodoObservabilityTest {
     assertEquals("POST /tasks", server.getName());
     assertEquals(TRACE_ID, server.getTraceId());
     assertEquals("00f067aa0ba902b7", server.getParentSpanId(), "the server span is the caller's child");
-    assertEquals(taskId, server.getAttributes().get(io.opentelemetry.api.common.AttributeKey.stringKey("task.id")));
+    assertEquals(taskId, server.getAttributes().get(Observability.TASK_ID));
     List<SpanData> clients = exported.stream().filter(s -> s.getKind() == SpanKind.CLIENT).toList();
     assertTrue(clients.size() >= 2, "a client span per sidecar call: " + exported);
     for (SpanData span : clients) {
