@@ -20,6 +20,7 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import io.opentelemetry.sdk.trace.samplers.SamplingResult;
 import io.vertx.core.Handler;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MicrometerMetricsOptions;
@@ -59,11 +60,28 @@ public final class Observability {
    * {@code /tasks/:id} stays one series), and the client's name (each WebClient names its target); never the path.
    */
   public static MicrometerMetricsOptions metricsOptions() {
+    return metricsOptions(0);
+  }
+
+  /**
+   * As {@link #metricsOptions()}, and with {@code metricsPort} above 0 the same registry is also served at
+   * {@code /metrics} on a port of its own (vertx-micrometer's embedded server): a port for scrapers alone, which a
+   * NetworkPolicy can open to the monitoring namespace without opening the app's API port to it. On Kubernetes,
+   * {@code METRICS_PORT} (manifests/base: 9464, the pods' {@code prometheus.io/port}).
+   */
+  public static MicrometerMetricsOptions metricsOptions(int metricsPort) {
+    VertxPrometheusOptions prometheus = new VertxPrometheusOptions().setEnabled(true)
+      // Histogram buckets for the timings, so that Prometheus computes percentiles (histogram_quantile) per route.
+      .setPublishQuantiles(true);
+    if (metricsPort > 0) {
+      prometheus.setStartEmbeddedServer(true)
+        .setEmbeddedServerOptions(new HttpServerOptions().setHost("0.0.0.0").setPort(metricsPort))
+        .setEmbeddedServerEndpoint("/metrics");
+    }
     return new MicrometerMetricsOptions()
       .setEnabled(true)
       .setJvmMetricsEnabled(true)
-      // Histogram buckets for the timings, so that Prometheus computes percentiles (histogram_quantile) per route.
-      .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true).setPublishQuantiles(true))
+      .setPrometheusOptions(prometheus)
       .addLabels(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE, Label.CLIENT_NAME);
   }
 

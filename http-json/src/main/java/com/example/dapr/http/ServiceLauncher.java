@@ -35,9 +35,11 @@ public final class ServiceLauncher extends VertxApplication implements VertxAppl
 
   @Override
   public void beforeStartingVertx(HookContext context) {
-    // METRICS=off: no Micrometer at all (/metrics answers an empty scrape): for measuring what metrics cost.
+    // METRICS=off: no Micrometer at all (/metrics answers 404 METRICS_OFF): for measuring what metrics cost.
+    // METRICS_PORT: the scrape on a port of its own as well (Kubernetes); 0 or unset: on the app's port only.
     if (!"off".equals(Env.system().choice("METRICS", "on", "on", "off"))) {
-      context.vertxOptions().setMetricsOptions(Observability.metricsOptions());
+      int metricsPort = (int) Env.system().number("METRICS_PORT", 0, 0, 65535);
+      context.vertxOptions().setMetricsOptions(Observability.metricsOptions(metricsPort));
     }
   }
 

@@ -43,11 +43,15 @@ class TodoObservabilityTest {
   private FakeSidecar sidecar;
   private WebClient client;
   private int port;
+  private int metricsPort;
 
   @BeforeEach
   void start() throws Exception {
     tracing = Observability.tracing(new Env(Map.of()), "todo-api", spans);
-    vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(Observability.metricsOptions()))
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      metricsPort = free.getLocalPort();
+    }
+    vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(Observability.metricsOptions(metricsPort)))
       .withTracer(new OpenTelemetryTracingFactory(tracing)).build();
     sidecar = new FakeSidecar().start(vertx).await(10, TimeUnit.SECONDS);
     TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(Map.of("APP_PORT", "0",
@@ -156,6 +160,22 @@ class TodoObservabilityTest {
     assertEquals(1, value(open, "todo_circuit_breaker_transitions_total", "breaker=\"invoke notification-service/notify\"",
       "state=\"open\""));
     assertTrue(value(open, "todo_notifications_total", "outcome=\"left_to_outbox\"") >= 6);
+  }
+
+  @Test
+  void theSameScrapeIsServedOnAMetricsPortOfItsOwnForTheScrapersNetworkPolicy() throws Exception {
+    for (int i = 0; i < 2; i++) {
+      assertEquals(201, create("Scraped " + i).statusCode());
+    }
+    HttpResponse<Buffer> own = client.get(metricsPort, "127.0.0.1", "/metrics").send().await(10, TimeUnit.SECONDS);
+    assertEquals(200, own.statusCode());
+    String[] created = {"code=\"201\"", "route=\"/tasks\""};
+    assertEquals(2, value(own.bodyAsString(), "vertx_http_server_requests_total", created));
+    assertEquals(value(metrics(), "vertx_http_server_requests_total", created),
+      value(own.bodyAsString(), "vertx_http_server_requests_total", created), "one registry behind both ports");
+    assertTrue(own.bodyAsString().contains("todo_circuit_breaker_state{"), "the app's own meters too");
+    // Only the scrape: the API is not served there.
+    assertEquals(404, client.post(metricsPort, "127.0.0.1", "/tasks").send().await(10, TimeUnit.SECONDS).statusCode());
   }
 
   /** The spans exported once at least {@code count} of them match {@code awaited} (within 10 s). */
