@@ -11,6 +11,8 @@
 #   local/sentry:1.18.3          docker/sentry.Dockerfile, from the Sentry of `scripts/setup-daprd.sh sentry`
 #   local/redis:7.0              docker/redis.Dockerfile, Debian's redis-server (bookworm: 7.0.x, checked)
 #   local/k6:2.1.0               docker/k6.Dockerfile, from the k6 of scripts/setup-go-tool.sh (the k6 Job on a cluster)
+#   local/zipkin:3.5.1           docker/zipkin.Dockerfile, the Zipkin exec jar of scripts/setup-zipkin.sh (the trace
+#                                backend manifests/ deploy; openzipkin/zipkin:3.5.1 cannot be pulled here)
 #   --measure-rebuild   then changes one line of a Java source, rebuilds todo-api, restores the file, and prints how
 #                       long the rebuild took (the dependency layer must come from the cache: the build is offline)
 set -euo pipefail
@@ -93,6 +95,16 @@ rm -rf "$redis_context"
 redis_version=$(docker run --rm --entrypoint redis-server local/redis:7.0 --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')
 case "$redis_version" in 7.0.*) ;; *) die "local/redis:7.0 holds Redis '$redis_version', not 7.0.x: retag it" ;; esac
 say "local/redis:7.0 ready (Redis $redis_version): $(size_of local/redis:7.0)"
+
+# Zipkin, the trace backend manifests/base/zipkin.yaml deploys (its Service is where the sidecars and apps send spans):
+# the exec jar on a jlinked runtime (docker/zipkin.Dockerfile; a cached rebuild is instant).
+zipkin_context=$(mktemp -d)
+cp "$("$ROOT/scripts/setup-zipkin.sh" | tail -n 1)" "$zipkin_context/zipkin.jar"
+docker build --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" -t local/zipkin:3.5.1 \
+  -f "$ROOT/docker/zipkin.Dockerfile" "$zipkin_context" > "$LOG_DIR/zipkin.log" 2>&1 \
+  || { tail -n 20 "$LOG_DIR/zipkin.log" >&2; die "building local/zipkin failed (all of its log in $LOG_DIR/zipkin.log)"; }
+rm -rf "$zipkin_context"
+say "local/zipkin:3.5.1 ready: $(size_of local/zipkin:3.5.1)"
 
 if [ "$MEASURE_REBUILD" = 1 ]; then
   source_file=$ROOT/todo-verticle/src/main/java/com/example/dapr/todo/TodoConfig.java

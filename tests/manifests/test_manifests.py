@@ -76,9 +76,19 @@ def java_string_default(app, name):
     return match.group(1)
 
 
+# What both apps read through the shared http-json module: the launcher (METRICS, METRICS_PORT, OTEL_SDK_DISABLED),
+# tracing (OTEL_*), the log format.
+SHARED_CONFIG = ["http-json/src/main/java/com/example/dapr/http/ServiceLauncher.java",
+                 "http-json/src/main/java/com/example/dapr/http/Observability.java",
+                 "http-json/src/main/java/com/example/dapr/http/Logging.java"]
+
+
 def java_env_names(app):
-    """Every environment variable the app's config class reads."""
-    return set(re.findall(r'env\.\w+\("([A-Z0-9_]+)"', (ROOT / APPS[app]["config"]).read_text()))
+    """Every environment variable the app reads: its config class's and the shared module's."""
+    names = set()
+    for path in [APPS[app]["config"], *SHARED_CONFIG]:
+        names |= set(re.findall(r'(?:env|Env\.system\(\))\.\w+\("([A-Z0-9_]+)"', (ROOT / path).read_text()))
+    return names
 
 
 def setting(app, name):
@@ -532,6 +542,47 @@ def test_the_delivery_retries_are_the_embedded_runs_and_fit_in_the_pubsubs_proce
     assert worst < duration_seconds(processing), f"{worst} s of tries, processingTimeout {processing}"
 
 
+# --- observability: scrape annotations, the trace backend ------------------------------------------------------------
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_prometheus_annotations_name_the_metrics_port_that_serves_the_scrape(app):
+    """prometheus.io/port == METRICS_PORT == the container port named metrics, not the app port; the path is the one
+    vertx-micrometer's embedded server answers (Observability.metricsOptions)."""
+    annotations = pod(app)["metadata"]["annotations"]
+    c = container(app)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == int(env_of(c)["METRICS_PORT"]) == ports["metrics"]
+    assert ports["metrics"] in METRICS_PORTS and ports["metrics"] != ports["http"]
+    served = (ROOT / "http-json/src/main/java/com/example/dapr/http/Observability.java").read_text()
+    assert f'.setEmbeddedServerEndpoint("{annotations["prometheus.io/path"]}")' in served
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_the_sidecar_and_the_app_trace_into_the_zipkin_service_at_one_sampling_rate(app):
+    """The Configuration's Zipkin endpoint and the app's OTEL_EXPORTER_ZIPKIN_ENDPOINT are the same URL, on a Service
+    of the namespace that selects the Zipkin pods on their port; the app samples new traces as its sidecar does."""
+    tracing = objects("Configuration")[pod(app)["metadata"]["annotations"]["dapr.io/config"]]["spec"]["tracing"]
+    env = env_of(container(app))
+    endpoint = tracing["zipkin"]["endpointAddress"]
+    assert env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == endpoint
+    assert float(env["OTEL_TRACES_SAMPLER_ARG"]) == float(tracing["samplingRate"]) > 0
+    match = re.fullmatch(r"http://([a-z0-9-]+):(\d+)/api/v2/spans", endpoint)
+    assert match, endpoint
+    service = objects("Service")[match.group(1)]
+    port = next(p for p in service["spec"]["ports"] if p["port"] == int(match.group(2)))
+    zipkin = deployment(match.group(1))["spec"]["template"]
+    assert service["spec"]["selector"].items() <= zipkin["metadata"]["labels"].items()
+    assert port["targetPort"] in {p["name"] for c in zipkin["spec"]["containers"] for p in c["ports"]}
+    assert "OTEL_SDK_DISABLED" not in env and env.get("METRICS", "on") == "on"
+
+
+def test_the_apps_log_json_lines_with_the_trace_id_in_their_images():
+    for app in APPS:
+        assert re.search(r"^ENV LOG_FORMAT=json$", dockerfile(app), re.M), app
+        assert "LOG_FORMAT" not in env_of(container(app)), app
+
+
 # --- the API tokens --------------------------------------------------------------------------------------------------
 
 # Each Dapr annotation naming a token Secret, and the variable the sidecar and the app read it into.
@@ -617,6 +668,11 @@ def test_the_token_script_creates_exactly_those_secrets_without_showing_a_token(
 # internal gRPC), probed below besides each container's own.
 DAPRD_PORTS = {3500, 3501, 9090, 50001, 50002}
 ELSEWHERE = "another namespace or outside the cluster"
+MONITORING = "a pod of the namespace monitoring (Prometheus)"
+NAMESPACE_LABELS = {ELSEWHERE: {"kubernetes.io/metadata.name": "elsewhere"},
+                    MONITORING: {"kubernetes.io/metadata.name": "monitoring"}}
+# The ports Prometheus scrapes: the apps' METRICS_PORT (prometheus.io/port) and daprd's metrics port.
+METRICS_PORTS = {9464, 9090}
 STRANGER = {"app.kubernetes.io/name": "someone-else"}
 
 
@@ -661,13 +717,16 @@ def ingress_rules(labels, docs=WITH_LOAD):
 
 
 def peer_admits(peer, source):
-    """Whether a rule's peer may admit the source: a pod of this namespace (its labels) or ELSEWHERE. Conservative: a
-    namespaceSelector or an ipBlock is taken to admit anything its podSelector (if any) does."""
+    """Whether a rule's peer may admit the source: a pod of this namespace (its labels), or a pod of another namespace
+    (MONITORING, ELSEWHERE: its labels unknown, so any podSelector is taken to admit it). A namespaceSelector is matched
+    against the namespace's name label; an ipBlock admits anything."""
     if "ipBlock" in peer:
         return True
+    foreign = isinstance(source, str) and source in NAMESPACE_LABELS
     if "namespaceSelector" in peer:
-        return source == ELSEWHERE or selects(peer.get("podSelector", {}), source)
-    return source != ELSEWHERE and selects(peer.get("podSelector", {}), source)
+        namespace = NAMESPACE_LABELS[source] if foreign else {"kubernetes.io/metadata.name": NAMESPACE}
+        return selects(peer["namespaceSelector"], namespace) and (foreign or selects(peer.get("podSelector", {}), source))
+    return not foreign and selects(peer.get("podSelector", {}), source)
 
 
 def port_admits(rule_port, port, spec):
@@ -697,7 +756,7 @@ def reaches(source, target, port, docs=WITH_LOAD):
 
 def sources(docs=WITH_LOAD):
     """Every kind of caller: each workload's pods, another pod of the namespace, and anything outside it."""
-    return {**pod_labels(docs), "another pod": STRANGER, ELSEWHERE: ELSEWHERE}
+    return {**pod_labels(docs), "another pod": STRANGER, ELSEWHERE: ELSEWHERE, MONITORING: MONITORING}
 
 
 def open_ports(target, docs=WITH_LOAD):
@@ -730,6 +789,11 @@ def test_every_policy_selects_pods_of_the_namespace():
         assert any(selects(policy["spec"]["podSelector"], labels) for labels in pod_labels().values()), name
         for rule in policy["spec"].get("ingress") or []:
             for peer in rule.get("from") or []:
+                if "namespaceSelector" in peer:
+                    # The one peer from elsewhere: Prometheus's namespace, on the metrics ports alone.
+                    assert peer == {"namespaceSelector": {"matchLabels": NAMESPACE_LABELS[MONITORING]}}, name
+                    assert {p["port"] for p in rule["ports"]} <= METRICS_PORTS, name
+                    continue
                 assert set(peer) == {"podSelector"}, f"{name}: only pods of this namespace are named"
                 assert any(selects(peer["podSelector"], labels) for labels in pod_labels().values()), name
 
@@ -746,10 +810,12 @@ def test_nothing_reaches_notification_services_app_port():
                 assert rule.get("ports"), f"{policy['metadata']['name']}: a rule without ports opens {app_port} too"
 
 
-def test_notification_service_is_reached_only_on_the_internal_grpc_port_by_todo_api():
-    """Service invocation: todo-api's sidecar calls notification-service's sidecar on daprd's internal gRPC port."""
+def test_notification_service_is_reached_only_on_the_internal_grpc_port_by_todo_api_and_scraped_by_prometheus():
+    """Service invocation: todo-api's sidecar calls notification-service's sidecar on daprd's internal gRPC port; the
+    monitoring namespace's Prometheus reaches the two metrics ports, and nothing else does."""
     assert "dapr.io/internal-grpc-port" not in pod("notification-service")["metadata"]["annotations"]
-    assert open_ports("Deployment/notification-service") == {dapr_internal_grpc_port(): {"Deployment/todo-api"}}
+    assert open_ports("Deployment/notification-service") == {dapr_internal_grpc_port(): {"Deployment/todo-api"},
+                                                              **{port: {MONITORING} for port in METRICS_PORTS}}
 
 
 def test_redis_is_reached_only_by_the_two_apps():
@@ -757,9 +823,14 @@ def test_redis_is_reached_only_by_the_two_apps():
     assert open_ports("Deployment/redis") == {port: {"Deployment/todo-api", "Deployment/notification-service"}}
 
 
-def test_todo_api_is_reached_only_on_its_public_port_by_anyone():
+def test_todo_api_is_reached_only_on_its_public_port_by_anyone_and_scraped_by_prometheus():
     port = int(pod("todo-api")["metadata"]["annotations"]["dapr.io/app-port"])
-    assert open_ports("Deployment/todo-api") == {port: set(sources())}
+    assert open_ports("Deployment/todo-api") == {port: set(sources()), **{p: {MONITORING} for p in METRICS_PORTS}}
+
+
+def test_zipkin_is_reached_only_by_the_two_apps_pods():
+    port = container("zipkin")["ports"][0]["containerPort"]
+    assert open_ports("Deployment/zipkin") == {port: {"Deployment/todo-api", "Deployment/notification-service"}}
 
 
 def test_the_k6_job_reaches_todo_api_through_its_service():
@@ -926,10 +997,12 @@ def test_the_app_images_are_tagged_with_the_projects_version_as_build_images_tag
 
 def test_the_local_overlays_name_exactly_the_images_built_and_loaded_here():
     version = project_version()
-    assert images(LOCAL) == {f"todo-api:{version}", f"notification-service:{version}", "local/redis:7.0"}
+    assert images(LOCAL) == {f"todo-api:{version}", f"notification-service:{version}", "local/redis:7.0",
+                             "local/zipkin:3.5.1"}
     assert images(LOCAL_WITH_LOAD) == images(LOCAL) | {"local/k6:2.1.0"}
     built = (ROOT / "scripts/build-images.sh").read_text()
-    assert "-t local/redis:7.0" in built and "binary_image k6 2.1.0" in built
+    assert "-t local/redis:7.0" in built and "binary_image k6 2.1.0" in built and "-t local/zipkin:3.5.1" in built
+    assert "ZIPKIN_VERSION=3.5.1" in (ROOT / "scripts/setup-zipkin.sh").read_text()
     loaded = (ROOT / "scripts/cluster.sh").read_text()
     for image in images(LOCAL_WITH_LOAD):
         name, tag = image.split(":")
