@@ -196,57 +196,81 @@ def resource_table(r, ours, theirs):
     return lines
 
 
-SECURITY_START = "<!-- cost-of-security: written by BASELINE_REF=insecure scripts/benchmark.sh -->"
-SECURITY_END = "<!-- end of cost-of-security -->"
+# The sections written by a run against this same checkout started another way (BASELINE_REF=insecure|unobserved):
+# each replaces only its own part of docs/BENCHMARKS.md.
+COSTS = {
+    "insecure": {
+        "marker": "cost-of-security", "title": "Cost of security", "ours": "secure", "theirs": "insecure",
+        "ours_row": "secure default `POST /tasks`", "theirs_row": "`--insecure` `POST /tasks`",
+        "floor_row": "floor, secure sidecars (save + invoke, k6 with the token)",
+        "what": "the secure default of `scripts/run.sh` (Sentry's mTLS on every sidecar hop, access control on "
+                "notification-service, `DAPR_API_TOKEN` and `APP_API_TOKEN` both ways) against the same checkout "
+                "started beside it with `--insecure` (none of it)"},
+    "unobserved": {
+        "marker": "cost-of-observability", "title": "Cost of observability: tracing and metrics on against off",
+        "ours": "on", "theirs": "off",
+        "ours_row": "tracing + metrics on `POST /tasks`", "theirs_row": "tracing + metrics off `POST /tasks`",
+        "floor_row": "floor, sidecars with tracing + metrics on (save + invoke, k6)",
+        "what": "the default of `scripts/run.sh` (tracing at sampling 1 in every sidecar and both apps, every span "
+                "sent to its Zipkin; Micrometer metrics in both apps and the sidecars' metrics, scraped every 2 s by "
+                "its Prometheus) against the same checkout started beside it with `--no-tracing --no-metrics` (no "
+                "Zipkin, no Prometheus, `OTEL_SDK_DISABLED=true`, `METRICS=off`, daprd `--enable-metrics=false`). "
+                "The CPU table counts the Zipkin and Prometheus processes on the side that runs them"},
+}
 
 
-def security_section(out, s, results):
-    """The "Cost of security" section: the secure default against the same checkout with --insecure."""
-    lines = [SECURITY_START, "## Cost of security", "",
-             f"One run of `BASELINE_REF=insecure STORES={s['STORES']} RATE={s['RATE']} DURATION={s['DURATION']} "
-             f"RUNS={s['RUNS']} scripts/benchmark.sh` (results in `load/results/{os.path.basename(out)}/`): the "
-             "secure default of `scripts/run.sh` (Sentry's mTLS on every sidecar hop, access control on "
-             "notification-service, `DAPR_API_TOKEN` and `APP_API_TOKEN` both ways) against the same checkout started "
-             "beside it with `--insecure` (none of it), alternately, after the same warm-up; JVM options "
-             f"`{s['JAVA_OPTS']}`. Highest rate: plateaus {s['MAX_RATES']}/s of {s['STEP']} each, p99 under "
-             f"{s['P99_MS']} ms.", ""]
+def markers(kind):
+    marker = COSTS[kind]["marker"]
+    return (f"<!-- {marker}: written by BASELINE_REF={kind} scripts/benchmark.sh -->", f"<!-- end of {marker} -->")
+
+
+def cost_section(kind, out, s, results):
+    """The section of a BASELINE_REF=insecure|unobserved run: the default against the same checkout without it."""
+    c = COSTS[kind]
+    start, end = markers(kind)
+    lines = [start, f"## {c['title']}", "",
+             f"One run of `BASELINE_REF={kind} STORES={s['STORES']} RATE={s['RATE']} DURATION={s['DURATION']} "
+             f"RUNS={s['RUNS']} scripts/benchmark.sh` (results in `load/results/{os.path.basename(out)}/`): "
+             f"{c['what']}; alternately, after the same warm-up; JVM options `{s['JAVA_OPTS']}`. Highest rate: "
+             f"plateaus {s['MAX_RATES']}/s of {s['STEP']} each, p99 under {s['P99_MS']} ms.", ""]
     for store, r in results.items():
         o, b, f = r["ours"], r["baseline"], r["floor"]
         mt, mb = r["max_todo"] or {}, r["max_baseline"] or {}
         kept = (mt.get("best", 0) / mb["best"]) if mb.get("best") else None
         lines += [f"### {store} store", "", f"At {s['RATE']}/s, medians of {r['runs']} runs (ms):", ""]
-        lines += latency_table((("secure default `POST /tasks`", o), ("`--insecure` `POST /tasks`", b),
-                                ("floor, secure sidecars (save + invoke, k6 with the token)", f)))
-        lines += ["", f"Highest rate held: secure {mt.get('best', '-')}/s, insecure {mb.get('best', '-')}/s"
-                  + (f": the secure default keeps {100 * kept:.0f}% (aim: at least 90%)." if kept is not None else "."),
-                  "", "| plateau/s | secure achieved | p99 ms | holds | insecure achieved | p99 ms | holds |",
+        lines += latency_table(((c["ours_row"], o), (c["theirs_row"], b), (c["floor_row"], f)))
+        lines += ["", f"Highest rate held: {c['ours']} {mt.get('best', '-')}/s, {c['theirs']} {mb.get('best', '-')}/s"
+                  + (f": {c['ours']} keeps {100 * kept:.0f}% (aim: at least 90%)." if kept is not None else "."),
+                  "", f"| plateau/s | {c['ours']} achieved | p99 ms | holds | {c['theirs']} achieved | p99 ms | holds |",
                   "|---|---|---|---|---|---|---|"]
         for pt, pb in zip(mt.get("plateaus", []), mb.get("plateaus", [])):
             lines.append(f"| {pt['rate']} | {fmt(pt['achieved'], 1)} | {fmt(pt['p99'])} | {'yes' if pt['holds'] else 'no'} "
                          f"| {fmt(pb['achieved'], 1)} | {fmt(pb['p99'])} | {'yes' if pb['holds'] else 'no'} |")
         lines += ["", f"CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS:", ""]
-        lines += resource_table(r, "secure", "insecure") + [""]
-    lines.append(SECURITY_END)
+        lines += resource_table(r, c["ours"], c["theirs"]) + [""]
+    lines.append(end)
     return lines
 
 
-def replace_section(text, section):
-    """`text` with its cost-of-security section replaced by `section` (appended when it has none)."""
-    if SECURITY_START in text and SECURITY_END in text:
-        before, rest = text.split(SECURITY_START, 1)
-        return before + section + rest.split(SECURITY_END, 1)[1]
+def replace_section(text, kind, section):
+    """`text` with its `kind` section replaced by `section` (appended when it has none)."""
+    start, end = markers(kind)
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        return before + section + rest.split(end, 1)[1]
     return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
-def existing_section(path):
-    """The cost-of-security section of the file at `path`, or "" when it has none."""
+def existing_section(path, kind):
+    """The `kind` section of the file at `path`, or "" when it has none."""
     if not os.path.exists(path):
         return ""
     with open(path) as f:
         text = f.read()
-    if SECURITY_START not in text or SECURITY_END not in text:
+    start, end = markers(kind)
+    if start not in text or end not in text:
         return ""
-    return SECURITY_START + text.split(SECURITY_START, 1)[1].split(SECURITY_END, 1)[0] + SECURITY_END
+    return start + text.split(start, 1)[1].split(end, 1)[0] + end
 
 
 def main(out, docs):
@@ -255,11 +279,12 @@ def main(out, docs):
     results = {store: store_results(out, store) for store in stores}
     os.makedirs(docs, exist_ok=True)
     report = os.path.join(docs, "BENCHMARKS.md")
-    if s.get("BASELINE_REF") == "insecure":
-        section = "\n".join(security_section(out, s, results))
+    kind = s.get("BASELINE_REF")
+    if kind in COSTS:
+        section = "\n".join(cost_section(kind, out, s, results))
         text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
         with open(report, "w") as f:
-            f.write(replace_section(text, section))
+            f.write(replace_section(text, kind, section))
         print(section)
         return
     ready = startup(out)
@@ -360,9 +385,10 @@ def main(out, docs):
         lines.append(f"| {name} ready ≤ 1.5 s after start | {fmt(med, 0)} ms | "
                      f"{verdict(med is not None and med <= TARGETS['ready_ms'])} |")
     lines.append("")
-    kept = existing_section(report)  # the last security run's section stays
-    if kept:
-        lines += [kept, ""]
+    for kind in COSTS:  # the last security and observability runs' sections stay
+        kept = existing_section(report, kind)
+        if kept:
+            lines += [kept, ""]
     with open(report, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

@@ -15,6 +15,9 @@
 #                                   the cost of security: the baseline is this same checkout started with --insecure
 #                                   (no Sentry, mTLS, access control or tokens); the results go to the "Cost of
 #                                   security" section of docs/BENCHMARKS.md, and the rest of it stays as it is
+#   BASELINE_REF=unobserved STORES=memory scripts/benchmark.sh
+#                                   the cost of tracing and metrics: the baseline is this same checkout started with
+#                                   --no-tracing --no-metrics; its own section of docs/BENCHMARKS.md, the same way
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +71,10 @@ if [ "$BASELINE_REF" = insecure ]; then
   BASELINE=$ROOT
   BASELINE_FLAGS=(--insecure)
   say "the baseline is this checkout with --insecure"
+elif [ "$BASELINE_REF" = unobserved ]; then
+  BASELINE=$ROOT
+  BASELINE_FLAGS=(--no-tracing --no-metrics)
+  say "the baseline is this checkout with --no-tracing --no-metrics"
 elif [ -n "$BASELINE_REF" ]; then
   BASELINE=$OUT/baseline-src
   say "building the baseline $BASELINE_REF ($(git log -1 --format=%s "$BASELINE_REF" | cut -c1-70)) in $BASELINE"
@@ -232,7 +239,7 @@ STEP=$STEP
 P99_MS=$P99_MS
 WARMUP=$WARMUP
 BASELINE_REF="$BASELINE_REF"
-BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && [ "$BASELINE_REF" != insecure ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
+BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && [ "$BASELINE_REF" != insecure ] && [ "$BASELINE_REF" != unobserved ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
 JAVA_OPTS="$JAVA_OPTS_BENCH"
 DAPRD_VERSION=$("$DAPRD" --version | tail -n 1)
 K6_VERSION="$("$K6" version | head -n 1)"

@@ -15,6 +15,8 @@
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
 #   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no tracer in the apps (for comparison)
+#   scripts/run.sh --no-metrics    no Prometheus, no metrics in the sidecars (--enable-metrics=false) or the apps
+#                                  (METRICS=off) (for comparison: scripts/benchmark.sh BASELINE_REF=unobserved)
 #   scripts/run.sh status | stop
 #
 # Tracing is on by default: a Zipkin server (127.0.0.1:9411, scripts/setup-zipkin.sh) gets every span, with sampling 1,
@@ -37,6 +39,7 @@ REPLICAS=${NOTIFICATION_REPLICAS:-3}
 DETACH=0
 SECURE=1
 TRACING=1
+METRICS=1
 COMMAND=start
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --detach|-d) DETACH=1 ;;
     --insecure) SECURE=0 ;;
     --no-tracing) TRACING=0 ;;
+    --no-metrics) METRICS=0 ;;
     start|stop|status) COMMAND=$1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see scripts/run.sh --help)" ;;
@@ -124,7 +128,7 @@ if [ $SECURE -eq 1 ]; then
     port_in_use "$p" && die "port $p (Sentry) is already in use; stop what uses it, or set PORT_OFFSET"
   done
 fi
-port_in_use "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT (Prometheus) is already in use; stop what uses it, or set PORT_OFFSET"
+[ $METRICS -eq 0 ] || ! port_in_use "$PROMETHEUS_PORT" || die "port $PROMETHEUS_PORT (Prometheus) is already in use; stop what uses it, or set PORT_OFFSET"
 [ $TRACING -eq 0 ] || ! port_in_use "$ZIPKIN_PORT" \
   || die "port $ZIPKIN_PORT (Zipkin) is already in use; stop what uses it, or set PORT_OFFSET"
 for k in $(seq 0 "$REPLICAS"); do
@@ -152,7 +156,7 @@ fi
 DAPRD=$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)
 [ -x "$DAPRD" ] || die "scripts/setup-daprd.sh did not give a daprd binary"
 [ $TRACING -eq 0 ] || ZIPKIN_JAR=$("$ROOT/scripts/setup-zipkin.sh" | tail -n 1)
-PROMETHEUS=$("$ROOT/scripts/setup-go-tool.sh" prometheus | tail -n 1)
+[ $METRICS -eq 0 ] || PROMETHEUS=$("$ROOT/scripts/setup-go-tool.sh" prometheus | tail -n 1)
 if [ $SECURE -eq 1 ]; then
   SENTRY=$("$ROOT/scripts/setup-daprd.sh" sentry | tail -n 1)
   [ -x "$SENTRY" ] || die "scripts/setup-daprd.sh sentry did not give a sentry binary"
@@ -245,24 +249,31 @@ fi
 # 3c. Prometheus (127.0.0.1:$PROMETHEUS_PORT, its API; data in the run folder): scrapes every app's /metrics and every
 # sidecar's metrics port every 2 s. The sidecars' targets carry the labels Dapr's Grafana dashboards filter on
 # (app_id, namespace, service). The targets that are not up yet are simply down until they are.
-{
-  printf 'global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n'
-  printf '  - job_name: todo-api\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: todo-api}\n' "$(app_port 0)"
-  printf '  - job_name: notification-service\n    static_configs:\n'
-  for k in $(seq 1 "$REPLICAS"); do
-    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: notification-%s}\n' "$(app_port "$k")" "$k"
-  done
-  printf '  - job_name: dapr-sidecars\n    static_configs:\n'
-  printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: todo-api, namespace: default, service: todo-api-dapr, instance_name: todo-api-daprd}\n' "$(metrics_port 0)"
-  for k in $(seq 1 "$REPLICAS"); do
-    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: notification-service, namespace: default, service: notification-service-dapr, instance_name: notification-%s-daprd}\n' "$(metrics_port "$k")" "$k"
-  done
-} > "$RUN_DIR/prometheus.yml"
-say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (scrapes every app and sidecar every 2 s)"
-prometheus_pid=$(start_process prometheus "$LOG_DIR/prometheus.log" "$PROMETHEUS" \
-  --config.file="$RUN_DIR/prometheus.yml" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
-  --storage.tsdb.path="$RUN_DIR/prometheus" --storage.tsdb.retention.time=2d)
-record prometheus "$prometheus_pid" "http://127.0.0.1:$PROMETHEUS_PORT"
+# --no-metrics: none of it; the apps run with METRICS=off and the sidecars with --enable-metrics=false.
+declare -a METRICS_ENV=() METRICS_FLAGS=()
+if [ $METRICS -eq 1 ]; then
+  {
+    printf 'global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n'
+    printf '  - job_name: todo-api\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: todo-api}\n' "$(app_port 0)"
+    printf '  - job_name: notification-service\n    static_configs:\n'
+    for k in $(seq 1 "$REPLICAS"); do
+      printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: notification-%s}\n' "$(app_port "$k")" "$k"
+    done
+    printf '  - job_name: dapr-sidecars\n    static_configs:\n'
+    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: todo-api, namespace: default, service: todo-api-dapr, instance_name: todo-api-daprd}\n' "$(metrics_port 0)"
+    for k in $(seq 1 "$REPLICAS"); do
+      printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: notification-service, namespace: default, service: notification-service-dapr, instance_name: notification-%s-daprd}\n' "$(metrics_port "$k")" "$k"
+    done
+  } > "$RUN_DIR/prometheus.yml"
+  say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (scrapes every app and sidecar every 2 s)"
+  prometheus_pid=$(start_process prometheus "$LOG_DIR/prometheus.log" "$PROMETHEUS" \
+    --config.file="$RUN_DIR/prometheus.yml" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --storage.tsdb.path="$RUN_DIR/prometheus" --storage.tsdb.retention.time=2d)
+  record prometheus "$prometheus_pid" "http://127.0.0.1:$PROMETHEUS_PORT"
+else
+  METRICS_ENV=(METRICS=off)
+  METRICS_FLAGS=(--enable-metrics=false)
+fi
 
 wait_zipkin() {
   [ $TRACING -eq 1 ] || return 0
@@ -353,7 +364,7 @@ start_sidecar() { # k app_id
     --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
     --metrics-listen-address 127.0.0.1 \
     --resources-path "$ROOT/dapr/components" --resources-path "$ROOT/dapr/state-$STORE" \
-    --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" \
+    --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" "${METRICS_FLAGS[@]}" \
     --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
@@ -362,7 +373,7 @@ say "starting $REPLICAS notification-service replica(s) and their sidecars"
 for k in $(seq 1 "$REPLICAS"); do
   # shellcheck disable=SC2086 # NOTIFICATION_ENV is a list of VAR=value words
   pid=$(export_security notification-service app && start_process "notification-$k" "$LOG_DIR/notification-$k.log" env APP_PORT="$(app_port "$k")" \
-    DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" "${TRACING_ENV[@]}" ${NOTIFICATION_ENV:-} \
+    DAPR_HTTP_PORT="$(http_port "$k")" REPLICA_ID="notification-$k" "${TRACING_ENV[@]}" "${METRICS_ENV[@]}" ${NOTIFICATION_ENV:-} \
     java $JAVA_OPTS -jar "$NOTIFICATION_JAR")
   record "notification-$k" "$pid" "http://127.0.0.1:$(app_port "$k")"
 done
@@ -378,7 +389,7 @@ done
 say "starting todo-api and its sidecar"
 # shellcheck disable=SC2086 # TODO_ENV is a list of VAR=value words
 pid=$(export_security todo-api app && start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
-  "${TRACING_ENV[@]}" ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
+  "${TRACING_ENV[@]}" "${METRICS_ENV[@]}" ${TODO_ENV:-} java $JAVA_OPTS -jar "$TODO_JAR")
 record todo-api "$pid" "http://127.0.0.1:$(app_port 0)"
 wait_http todo-api "http://127.0.0.1:$(app_port 0)/health/live" 60 "$pid" "$LOG_DIR/todo-api.log"
 pid=$(start_sidecar 0 todo-api)
@@ -404,9 +415,12 @@ cat >&2 <<MSG
   Try it:   curl -s -X POST http://127.0.0.1:$(app_port 0)/tasks -H 'Content-Type: application/json' -d '{"title": "Buy groceries"}'
   Logs:     $LOG_DIR  (one file per process; the sidecars log every API call)
   Traces:   $( [ $TRACING -eq 1 ] && echo "http://127.0.0.1:$ZIPKIN_PORT/zipkin/ (Zipkin: every call, through both sidecars)" || echo "off (--no-tracing)")
+$( [ $METRICS -eq 1 ] && cat <<METRICS_ON || echo "  Metrics:  off (--no-metrics)"
   Metrics:  http://127.0.0.1:$(app_port 0)/metrics and each replica's /metrics; Prometheus scrapes them all:
             http://127.0.0.1:$PROMETHEUS_PORT/api/v1/query?query=sum(rate(vertx_http_server_requests_total[1m]))
   Live:     scripts/live.py (calls/s, p99, breakers, pending notifications, per replica)
+METRICS_ON
+)
   Stop:     $( [ $DETACH -eq 1 ] && echo "scripts/run.sh stop" || echo "Ctrl-C" )
 MSG
 
