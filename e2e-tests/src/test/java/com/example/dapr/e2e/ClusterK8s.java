@@ -3,6 +3,7 @@ package com.example.dapr.e2e;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
@@ -72,7 +73,7 @@ class ClusterK8s {
     long applied = System.nanoTime();
     kube.script("apply.log", "scripts/k8s-api-tokens.sh");
     kube.kubectl("apply", "-k", ROOT.resolve("manifests/overlays/local").toString());
-    for (String deployment : List.of("redis", "notification-service", "todo-api")) {
+    for (String deployment : List.of("redis", "zipkin", "notification-service", "todo-api")) {
       kube.ns("rollout", "status", "deployment/" + deployment, "--timeout=300s");
     }
     report("kubectl apply -k manifests/overlays/local: every Deployment rolled out %d s after apply",
@@ -147,6 +148,125 @@ class ClusterK8s {
 
   @Test
   @Order(3)
+  void aSampledRequestIsTracedThroughBothSidecarsIntoTheClustersZipkinAndTheReplicasJsonLogCarriesItsTraceId()
+    throws Exception {
+    int todo = kube.portForward("todo-api", 80);
+    int zipkin = kube.portForward("zipkin", 9411);
+    String traceId = Zipkin.newTraceId();
+    String caller = "b7ad6b7169203331";
+    String title = "Traced in the cluster " + UUID.randomUUID();
+    // Sampled (flags 01): the manifests sample 1 new trace in 10, and every hop follows the caller's decision.
+    HttpResponse<Buffer> created = http.postJson(todo, "/tasks", new JsonObject().put("title", title),
+      "traceparent", "00-" + traceId + "-" + caller + "-01");
+    assertEquals(201, created.statusCode(), created.bodyAsString());
+    JsonObject task = created.bodyAsJsonObject();
+
+    JsonArray spans = Zipkin.trace(http, "127.0.0.1", zipkin, traceId, t -> Zipkin.complete(t, caller));
+    assertTrue(Zipkin.complete(spans, caller), "the trace in the cluster's Zipkin lacks a hop, or a span's parent: "
+      + Zipkin.summary(spans));
+    assertEquals(Set.of("todo-api", "notification-service"), Zipkin.services(spans));
+    assertEquals(0, Zipkin.roots(spans), "a hop started a trace of its own: " + Zipkin.summary(spans));
+
+    // The replica's container logs JSON (LOG_FORMAT=json in the image), with the trace id of that trace.
+    String replica = task.getJsonObject("notification").getString("replica");
+    JsonObject line = kube.ns("logs", replica, "-c", "notification-service").lines()
+      .filter(l -> l.startsWith("{") && l.contains("Notification received") && l.contains(title))
+      .map(JsonObject::new).findFirst().orElse(null);
+    assertNotNull(line, replica + " logged no JSON line for " + title);
+    assertEquals(traceId, line.getString("trace_id"), line.encode());
+    assertEquals(task.getString("id"), line.getString("task_id"), line.encode());
+    report("a sampled create traced into the cluster's Zipkin (svc/zipkin): %d spans of trace %s from %s, every "
+      + "hop: %s; %s's JSON log line has trace_id %s", spans.size(), traceId, Zipkin.services(spans),
+      String.join(", ", Zipkin.summary(spans)), replica, line.getString("trace_id"));
+  }
+
+  @Test
+  @Order(4)
+  void prometheusFindsEveryAppAndSidecarWhereTheAnnotationsSayAndTheirCountsAgreeWithWhatWasSent() throws Exception {
+    Map<String, String> before = scrapeEveryTarget();
+    int todo = kube.portForward("todo-api", 80);
+    int creates = 6;
+    for (int i = 0; i < creates; i++) {
+      HttpResponse<Buffer> created = http.postJson(todo, "/tasks", new JsonObject().put("title", "Scraped " + i));
+      assertEquals(201, created.statusCode(), created.bodyAsString());
+      assertEquals("delivered", created.bodyAsJsonObject().getJsonObject("notification").getString("status"));
+    }
+    Map<String, String> after = scrapeEveryTarget();
+    assertEquals(TODO_REPLICAS * 2 + NOTIFICATION_REPLICAS * 2, after.size(), "every app and daprd: " + after.keySet());
+
+    double posts = delta(before, after, "todo-api app", "vertx_http_server_requests_total", "route=\"/tasks\"",
+      "method=\"POST\"", "code=\"201\"");
+    double delivered = delta(before, after, "notification-service app", "notifications_delivered_total");
+    double sent = delta(before, after, "todo-api daprd", "dapr_runtime_service_invocation_req_sent_total",
+      "dst_app_id=\"notification-service\"");
+    double received = delta(before, after, "notification-service daprd",
+      "dapr_runtime_service_invocation_req_recv_total");
+    report("Prometheus's view, scraped where the annotations say (each app pod's prometheus.io/port and path, each "
+      + "daprd through Dapr's <app-id>-dapr Service's): after %d creates, todo-api counted %.0f POST /tasks 201, the "
+      + "replicas %.0f deliveries, todo-api's sidecars %.0f invocations sent, the replicas' sidecars %.0f received",
+      creates, posts, delivered, sent, received);
+    assertEquals(creates, posts, "POST /tasks 201 counted by the todo-api pods");
+    assertEquals(creates, delivered, "notifications_delivered_total counted by the replicas");
+    assertTrue(sent >= creates, "invocations counted by todo-api's sidecars: " + sent);
+    assertTrue(received >= creates, "invocations counted by the replicas' sidecars: " + received);
+  }
+
+  /**
+   * Each target a Prometheus finds by the annotations, scraped: "pod app" from the pod's own prometheus.io/port and
+   * path, "pod daprd" from those Dapr's operator sets on the app's {@code <app-id>-dapr} Service.
+   */
+  private static Map<String, String> scrapeEveryTarget() throws Exception {
+    Map<String, String> scrapes = new TreeMap<>();
+    for (String app : List.of("todo-api", "notification-service")) {
+      JsonObject service = kube.json("-n", Kube.NAMESPACE, "get", "service", app + "-dapr").getJsonObject("metadata")
+        .getJsonObject("annotations", new JsonObject());
+      assertEquals("true", service.getString("prometheus.io/scrape"), app + "-dapr: " + service.encode());
+      for (JsonObject pod : kube.pods(app)) {
+        JsonObject annotations = pod.getJsonObject("metadata").getJsonObject("annotations");
+        assertEquals("true", annotations.getString("prometheus.io/scrape"), Kube.name(pod));
+        String ip = pod.getJsonObject("status").getString("podIP");
+        scrapes.put(Kube.name(pod) + " " + app + " app", scrape(ip, annotations));
+        scrapes.put(Kube.name(pod) + " " + app + " daprd", scrape(ip, service));
+      }
+    }
+    return scrapes;
+  }
+
+  private static String scrape(String ip, JsonObject annotations) throws Exception {
+    int port = Integer.parseInt(annotations.getString("prometheus.io/port"));
+    String path = annotations.getString("prometheus.io/path", "/metrics");
+    HttpResponse<Buffer> answer = http.request(HttpMethod.GET, ip, port, path).send().await(15, TimeUnit.SECONDS);
+    assertEquals(200, answer.statusCode(), ip + ":" + port + path);
+    assertTrue(answer.getHeader("content-type").startsWith("text/plain"), ip + ":" + port + path);
+    return answer.bodyAsString();
+  }
+
+  /** The change of {@code name}'s samples (with all of {@code labels}), summed over the targets whose key ends so. */
+  private static double delta(Map<String, String> before, Map<String, String> after, String target, String name,
+                              String... labels) {
+    double sum = 0;
+    for (Map.Entry<String, String> scrape : after.entrySet()) {
+      if (scrape.getKey().endsWith(" " + target)) {
+        sum += samples(scrape.getValue(), name, labels) - samples(before.getOrDefault(scrape.getKey(), ""), name, labels);
+      }
+    }
+    return sum;
+  }
+
+  private static double samples(String scrape, String name, String... labels) {
+    double sum = 0;
+    Matcher line = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} (\\S+)").matcher(scrape);
+    while (line.find()) {
+      String found = line.group(1);
+      if (java.util.Arrays.stream(labels).allMatch(found::contains)) {
+        sum += Double.parseDouble(line.group(2));
+      }
+    }
+    return sum;
+  }
+
+  @Test
+  @Order(5)
   void sidecarsTalkMutualTlsWithTheSpiffeIdsTheClustersSentryIssued() throws Exception {
     Path bundle = WORK.resolve("dapr-trust-bundle.crt");
     Files.writeString(bundle, kube.kubectl("-n", "dapr-system", "get", "configmap", "dapr-trust-bundle",
@@ -175,7 +295,7 @@ class ClusterK8s {
   }
 
   @Test
-  @Order(4)
+  @Order(6)
   void aThirdAppGets403FromTheAccessControlPolicyAndNothingIsDelivered() throws Exception {
     String pod = """
       apiVersion: v1
@@ -246,7 +366,7 @@ class ClusterK8s {
   }
 
   @Test
-  @Order(5)
+  @Order(7)
   void theK6JobOfTheLoadOverlaySplitsItsCallsEvenlyOverTheReplicasAsEachReplicaCountsThem() throws Exception {
     kube.ns("delete", "job", "k6-create-tasks", "--ignore-not-found", "--wait=true");
     // Unjudged first, as the test command's k6 layer does: the pods' JVMs may be seconds old, and their first
@@ -297,7 +417,7 @@ class ClusterK8s {
   }
 
   @Test
-  @Order(6)
+  @Order(8)
   void deletingAReplicaAndRestartingEachDeploymentUnderLoadLosesNothing() throws Exception {
     String todoApi = kube.clusterIp("todo-api");
     Path logs = WORK.resolve("receipts");
