@@ -15,8 +15,8 @@
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
 #   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no tracer in the apps (for comparison)
-#   scripts/run.sh --no-metrics    no Prometheus, no metrics in the sidecars (--enable-metrics=false) or the apps
-#                                  (METRICS=off) (for comparison: scripts/benchmark.sh BASELINE_REF=unobserved)
+#   scripts/run.sh --no-metrics    no Prometheus, no metrics in the sidecars (--enable-metrics=false, metric.enabled
+#                                  false) or the apps (METRICS=off) (for comparison: benchmark.sh BASELINE_REF=unobserved)
 #   scripts/run.sh status | stop
 #
 # Tracing is on by default: a Zipkin server (127.0.0.1:9411, scripts/setup-zipkin.sh) gets every span, with sampling 1,
@@ -272,7 +272,19 @@ if [ $METRICS -eq 1 ]; then
   record prometheus "$prometheus_pid" "http://127.0.0.1:$PROMETHEUS_PORT"
 else
   METRICS_ENV=(METRICS=off)
-  METRICS_FLAGS=(--enable-metrics=false)
+  # No metrics server (--enable-metrics=false) and nothing recorded either (spec.metric.enabled, Dapr 1.18.3
+  # pkg/runtime/config.go: the meter is made only when it is true, its default).
+  cat > "$RUN_DIR/metrics-off.yaml" <<YAML
+# Made by scripts/run.sh --no-metrics: the sidecars record no metrics. Merged over dapr/config.yaml.
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: metrics-off
+spec:
+  metric:
+    enabled: false
+YAML
+  METRICS_FLAGS=(--enable-metrics=false --config "$RUN_DIR/metrics-off.yaml")
 fi
 
 wait_zipkin() {

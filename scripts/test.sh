@@ -70,6 +70,14 @@ done
 counted=$(( $(prometheus_posts) - posts_before ))
 [ "$counted" -eq "$sent" ] || die "Prometheus counted $counted POST /tasks of todo-api, k6 sent $sent"
 say "Prometheus counted the $sent POST /tasks that k6 sent (vertx_http_server_requests_total of todo-api)"
+# Dapr's own Grafana sidecar dashboard (in the module github.com/dapr/dapr@v1.18.3, grafana/), its variables and every
+# panel's query, against this Prometheus: what a team importing it would see (no Grafana is built here; README).
+dapr_dir=$(cd /tmp && GOFLAGS='' go mod download -json github.com/dapr/dapr@v1.18.3 \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+python3 scripts/check-dapr-dashboards.py --prometheus http://127.0.0.1:19790 \
+  --dashboard "$dapr_dir/grafana/grafana-sidecar-dashboard.json" --out "$SMOKE_DIR/dapr-dashboard.txt" > /dev/null \
+  || die "Dapr's sidecar dashboard does not see this system (its panels: $SMOKE_DIR/dapr-dashboard.txt)"
+say "Dapr's Grafana sidecar dashboard: $(tail -n 1 "$SMOKE_DIR/dapr-dashboard.txt") ($SMOKE_DIR/dapr-dashboard.txt)"
 # The floor calls todo-api's sidecar itself, so it needs the sidecar's API token (in the environment, not on a command line).
 DAPR_API_TOKEN=$(cat "$SMOKE_DIR/run/secrets/todo-api.dapr-api-token") DAPR_URL=http://127.0.0.1:4200 RATE=20 DURATION=3s \
   SUMMARY_JSON=$SMOKE_DIR/floor.json "$K6" run -q load/floor.js
