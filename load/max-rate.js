@@ -1,4 +1,5 @@
-// The highest rate of POST /tasks the system holds (TARGET=todo), or of the floor's save + invoke pair sent straight
+// The highest rate of POST /tasks the system holds (TARGET=todo; TARGET=any for the peer comparison, checking only
+// what every peer answers: see requests.js createAnyTask), or of the floor's save + invoke pair sent straight
 // to the sidecar (TARGET=floor, see floor.js): a ramping-arrival-rate run through plateaus (RATES, each held for
 // STEP after a 2 s ramp). A plateau holds when its requests all succeed, its p99 stays under P99_MS and k6 reached
 // 95% of its target rate (dropped iterations mean the system, or the machine, could not keep up).
@@ -8,7 +9,7 @@
 // The run exits 99 when a plateau fails its thresholds: that is the search finding the limit, not an error.
 import exec from 'k6/execution';
 import { env, seconds, metric, fmt, trendStats } from './lib.js';
-import { createTask, floorPair } from './requests.js';
+import { createAnyTask, createTask, floorPair } from './requests.js';
 
 const TARGET = env('TARGET', 'todo');
 const BASE = env('TODO_URL', 'http://127.0.0.1:8000');
@@ -69,6 +70,8 @@ export default function () {
   const id = `max-${RUN}-${exec.vu.idInTest}-${exec.vu.iterationInScenario}`;
   if (TARGET === 'floor') {
     floorPair(DAPR, id, tags);
+  } else if (TARGET === 'any') {
+    createAnyTask(BASE, `load ${id}`, tags); // the peer comparison: the same check for every service
   } else {
     createTask(BASE, `load ${id}`, tags);
   }

@@ -29,6 +29,29 @@ export function createTask(base, title, tags = {}) {
 }
 
 /**
+ * POST /tasks to any of the benchmark's peers (todo-api, the seed's FastAPI service, Spring Boot with the Dapr SDK:
+ * scripts/benchmark.sh PEERS), with one check that all of them can meet: a 2xx answer holding the task, a new id, the
+ * title sent and status pending. (todo-api's own 201 and Location are checked by createTask, not here.)
+ */
+export function createAnyTask(base, title, tags = {}) {
+  const response = http.post(`${base}/tasks`, JSON.stringify({ title }), {
+    headers: JSON_HEADERS,
+    tags: Object.assign({ name: 'POST /tasks' }, tags),
+  });
+  let body = null;
+  try {
+    body = response.json();
+  } catch (notJson) {
+    body = null;
+  }
+  return check(response, {
+    'status is 2xx': (r) => r.status >= 200 && r.status < 300,
+    'body is the new pending task': () => body !== null && typeof body.id === 'string' && body.id.length > 0
+      && body.title === title && body.status === 'pending',
+  });
+}
+
+/**
  * The same work without todo-api: the state save and the invocation it would make, sent straight to the sidecar.
  * Answers whether the notification was delivered.
  */

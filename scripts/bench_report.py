@@ -261,6 +261,21 @@ def replace_section(text, kind, section):
     return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
+PEERS_START = "<!-- peers: written by scripts/benchmark.sh peers -->"
+PEERS_END = "<!-- end of peers -->"
+
+
+def kept_between(path, start, end):
+    """The part of the file at `path` from `start` to `end`, markers included, or "" when it has none."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        text = f.read()
+    if start not in text or end not in text:
+        return ""
+    return start + text.split(start, 1)[1].split(end, 1)[0] + end
+
+
 def existing_section(path, kind):
     """The `kind` section of the file at `path`, or "" when it has none."""
     if not os.path.exists(path):
@@ -389,6 +404,9 @@ def main(out, docs):
         kept = existing_section(report, kind)
         if kept:
             lines += [kept, ""]
+    kept = kept_between(report, PEERS_START, PEERS_END)  # and the last peers comparison (scripts/peers_report.py)
+    if kept:
+        lines += [kept, ""]
     with open(report, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

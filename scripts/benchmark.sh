@@ -18,9 +18,13 @@
 #   BASELINE_REF=unobserved STORES=memory scripts/benchmark.sh
 #                                   the cost of tracing and metrics: the baseline is this same checkout started with
 #                                   --no-tracing --no-metrics; its own section of docs/BENCHMARKS.md, the same way
+#   scripts/benchmark.sh peers      todo-api against what a team would pick instead, on the same sidecars: the seed's
+#                                   FastAPI service and Spring Boot with the Dapr Java SDK (scripts/benchmark-peers.sh)
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# scripts/benchmark.sh peers: todo-api against the seed's FastAPI service and Spring Boot + Dapr SDK (benchmark-peers.sh)
+[ "${1:-}" = peers ] && exec "$ROOT/scripts/benchmark-peers.sh"
 SCRIPT_NAME=benchmark
 . "$ROOT/scripts/lib.sh"
 export K6_NO_USAGE_REPORT=true # k6 would send usage statistics to stats.grafana.org after each run
@@ -137,17 +141,6 @@ sample() { # csv processes-file
   done
 }
 
-# After a fixed-rate run: how long until the outbox has nothing left, every event of the internal topic and of
-# notifications/notifications-retry read and acknowledged (XINFO GROUPS: lag and pending of todo-api's group).
-outbox_backlog() { # redis-port
-  local total=0 stream n
-  for stream in defaulttodo-apinotificationsoutbox notifications notifications-retry; do
-    n=$(redis-cli -p "$1" xinfo groups "$stream" 2>/dev/null \
-      | awk 'prev == "pending" || prev == "lag" { if ($1 ~ /^[0-9]+$/) s += $1 } { prev = $1 } END { print s + 0 }')
-    total=$((total + n))
-  done
-  echo "$total"
-}
 drain_time() { # redis-port out-file
   local start=$(date +%s%N) left
   left=$(outbox_backlog "$1")

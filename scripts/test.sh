@@ -52,6 +52,13 @@ RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=700 scripts/run.sh --detach > "$SMOKE_DIR/run
 # ms, which would be the p99 of a 100-request smoke (seen: 331 ms against the 250 ms bound).
 TODO_URL=http://127.0.0.1:8700 RATE=20 DURATION=3s P99_MS=100000 SUMMARY_JSON=$SMOKE_DIR/warmup.json \
   "$K6" run -q load/create-tasks.js > "$SMOKE_DIR/warmup.txt" 2>&1 || { cat "$SMOKE_DIR/warmup.txt"; die "the warm-up failed"; }
+# Both JVMs started on their class-data archives (run.sh: scripts/lib.sh class_data_archive, a training run once).
+for app in todo-api notification-1; do
+  pid=$(awk -v n="$app" '$1 == n {print $2}' "$SMOKE_DIR/run/processes")
+  archive=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^-XX:SharedArchiveFile=//p')
+  [ -n "$archive" ] && [ -s "$archive" ] || die "$app was started without its class-data archive (see $SMOKE_DIR/run.log)"
+done
+say "todo-api and the replicas run on their class-data archives"
 # Prometheus (started by run.sh, scraping every 2 s) must count exactly the POST /tasks that k6 sends: todo-api's
 # vertx_http_server_requests_total, read before and after the run.
 prometheus_posts() {
@@ -86,6 +93,11 @@ TODO_URL=http://127.0.0.1:8700 RATES=10,20 STEP=2s SUMMARY_JSON=$SMOKE_DIR/max-r
 grep -q '"best": 20' "$SMOKE_DIR/max-rate.json" || die "max-rate.js did not find that 20/s holds"
 stop_smoke
 trap - EXIT
+# The benchmark's peers (scripts/benchmark.sh peers): todo-api, the seed's FastAPI service and Spring Boot + Dapr SDK
+# (our JVM flags and the JVM's defaults), each built and run in todo-api's place behind the same daprd for seconds, so
+# that none of them can rot: every create answered with the pending task, one notification counted at the replicas
+# for each, the rate search run (scripts/peers_report.py --check).
+SMOKE=1 BENCH_OUT=$SMOKE_DIR/peers scripts/benchmark.sh peers || die "the peers' smoke failed (see $SMOKE_DIR/peers)"
 
 layer "5: images built and run with daprd containers (Testcontainers)"
 if scripts/build-images.sh; then
