@@ -8,8 +8,8 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const SIDECAR_HEADERS = __ENV.DAPR_API_TOKEN
   ? Object.assign({ 'dapr-api-token': __ENV.DAPR_API_TOKEN }, JSON_HEADERS) : JSON_HEADERS;
 
-/** POST /tasks through todo-api; answers the response and its parsed body (null when it is not JSON). */
-export function createTask(base, title, tags = {}) {
+/** POST /tasks with this title; answers the response and its parsed body (null when it is not JSON). */
+function postTask(base, title, tags) {
   const response = http.post(`${base}/tasks`, JSON.stringify({ title }), {
     headers: JSON_HEADERS,
     tags: Object.assign({ name: 'POST /tasks' }, tags),
@@ -20,6 +20,12 @@ export function createTask(base, title, tags = {}) {
   } catch (notJson) {
     body = null;
   }
+  return { response, body };
+}
+
+/** POST /tasks through todo-api; answers the response and its parsed body (null when it is not JSON). */
+export function createTask(base, title, tags = {}) {
+  const { response, body } = postTask(base, title, tags);
   check(response, {
     'status is 201': (r) => r.status === 201,
     'Location is /tasks/{id}': (r) => body !== null && r.headers['Location'] === `/tasks/${body.id}`,
@@ -34,16 +40,7 @@ export function createTask(base, title, tags = {}) {
  * title sent and status pending. (todo-api's own 201 and Location are checked by createTask, not here.)
  */
 export function createAnyTask(base, title, tags = {}) {
-  const response = http.post(`${base}/tasks`, JSON.stringify({ title }), {
-    headers: JSON_HEADERS,
-    tags: Object.assign({ name: 'POST /tasks' }, tags),
-  });
-  let body = null;
-  try {
-    body = response.json();
-  } catch (notJson) {
-    body = null;
-  }
+  const { response, body } = postTask(base, title, tags);
   return check(response, {
     'status is 2xx': (r) => r.status >= 200 && r.status < 300,
     'body is the new pending task': () => body !== null && typeof body.id === 'string' && body.id.length > 0
