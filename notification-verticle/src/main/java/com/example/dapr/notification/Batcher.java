@@ -1,5 +1,7 @@
 package com.example.dapr.notification;
 
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -16,11 +18,23 @@ import java.util.function.Function;
  * waits up to that long for others to join it (for calls nobody waits on). A batch holds at most {@code maxBatch}
  * items. Not thread-safe: use it from one event loop (the verticle's).
  *
+ * <p>An item's outcome reaches its submitter on the Vert.x context it was submitted from (the request's duplicated
+ * context), not on the context of the request whose call happened to carry the batch: that context holds the
+ * request's span, so what the submitter does next (its log lines, its calls) stays in its own trace.
+ *
  * @param <T> what one item is
  */
 final class Batcher<T> {
 
-  private record Pending<T>(T item, Promise<Void> done) {
+  private record Pending<T>(T item, Promise<Void> done, Context context) {
+
+    void complete(AsyncResult<Void> outcome) {
+      if (context == null || context == Vertx.currentContext()) {
+        done.handle(outcome);
+      } else {
+        context.runOnContext(v -> done.handle(outcome));
+      }
+    }
   }
 
   private final Vertx vertx;
@@ -51,7 +65,7 @@ final class Batcher<T> {
   /** Completes when the call that carried {@code item} succeeded; fails as that call failed. */
   Future<Void> submit(T item) {
     Promise<Void> done = Promise.promise();
-    queue.add(new Pending<>(item, done));
+    queue.add(new Pending<>(item, done, Vertx.currentContext()));
     schedule();
     return done.future();
   }
@@ -102,7 +116,7 @@ final class Batcher<T> {
     sent.onComplete(outcome -> {
       sending = List.of();
       for (Pending<T> pending : batch) {
-        pending.done().handle(outcome);
+        pending.complete(outcome);
       }
       schedule();
     });

@@ -1,16 +1,20 @@
 package com.example.dapr.notification;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -129,5 +133,45 @@ class BatcherTest {
     assertEquals("cannot encode", batcher.submit(1).cause().getMessage());
     assertTrue(batcher.submit(2).succeeded());
     assertThrows(IllegalArgumentException.class, () -> new Batcher<Integer>(0, items -> Future.succeededFuture()));
+  }
+
+  /**
+   * The CI failure of 2026-12-02: a replica's "Notification received" line carried another request's trace_id, because
+   * the claim that carried it was sent (and answered) on that other request's context. Each request here has its own
+   * duplicated context, as Vert.x's HTTP server gives each request; the batch call answers on the context it was
+   * sent from.
+   */
+  @Test
+  void eachItemsOutcomeReachesItsSubmitterOnTheContextItWasSubmittedFrom() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      ContextInternal loop = (ContextInternal) vertx.getOrCreateContext();
+      ContextInternal first = loop.duplicate();
+      ContextInternal second = loop.duplicate();
+      // The call answers after 20 ms on the context that made it, as a WebClient response does.
+      Batcher<Integer> batcher = new Batcher<>(100, items -> {
+        calls.add(items);
+        Promise<Void> answered = Promise.promise();
+        vertx.setTimer(20, id -> answered.complete());
+        return answered.future();
+      });
+      CompletableFuture<List<Context>> seen = new CompletableFuture<>();
+      List<Context> contexts = new ArrayList<>();
+      first.runOnContext(v -> {
+        batcher.submit(1).onComplete(done -> contexts.add(Vertx.currentContext()));
+        // Submitted by another request while the first call is under way: it goes in the next call, which the
+        // first call's answer sends, on the first request's context.
+        second.runOnContext(w -> batcher.submit(2).onComplete(done -> {
+          contexts.add(Vertx.currentContext());
+          seen.complete(contexts);
+        }));
+      });
+      List<Context> result = seen.get(5, TimeUnit.SECONDS);
+      assertEquals(List.of(List.of(1), List.of(2)), calls, "two calls, one item each");
+      assertSame(first, result.get(0), "item 1's outcome on its own request's context");
+      assertSame(second, result.get(1), "item 2's outcome on its own request's context, not on the first's");
+    } finally {
+      vertx.close().await();
+    }
   }
 }

@@ -1,12 +1,14 @@
 package com.example.dapr.notification;
 
 import com.example.dapr.http.Env;
+import com.example.dapr.http.JsonLogFormatter;
 import com.example.dapr.http.Observability;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.data.SpanData;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -18,10 +20,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -108,6 +116,66 @@ class NotificationObservabilityTest {
     assertTrue(scrape.contains("vertx_http_server_requests_total{code=\"200\",method=\"POST\",route=\"/notify\"}"),
       "POST /notify counted under its route");
     assertTrue(scrape.contains("client_name=\"dapr-state\""), "the delivery record's sidecar calls, by client name");
+  }
+
+  /**
+   * Claims that arrive together go to the sidecar in one call (Batcher); each replica log line must still carry the
+   * trace of the notification it is about, not of the request whose call carried the batch. The CI of 2026-12-02
+   * saw the latter in the cluster: the line's trace_id was another request's and it had no task_id.
+   */
+  @Test
+  void concurrentNotificationsBatchedIntoOneClaimCallEachLogTheirOwnTraceId() throws Exception {
+    List<String> lines = new CopyOnWriteArrayList<>();
+    JsonLogFormatter json = new JsonLogFormatter();
+    // Formatted on the thread that logs, as the console handler does: the span current there is what the line gets.
+    Handler capture = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        lines.add(json.format(record));
+      }
+
+      @Override
+      public void flush() {
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+    Logger logger = Logger.getLogger(NotifyHandler.class.getName());
+    logger.addHandler(capture);
+    try {
+      int count = 24;
+      Map<String, String> traceByNotification = new HashMap<>();
+      List<Future<HttpResponse<Buffer>>> answers = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        String traceId = String.format("%032x", 0xabc000L + i);
+        String id = "n-concurrent-" + i;
+        traceByNotification.put(id, traceId);
+        answers.add(client.post(port, "127.0.0.1", "/notify").putHeader("dapr-api-token", TOKEN)
+          .putHeader("traceparent", "00-" + traceId + "-b7ad6b7169203331-01")
+          .sendJsonObject(new JsonObject().put("message", "Todo created: " + id).put("task_id", "task-" + i)
+            .put("notification_id", id)));
+      }
+      for (Future<HttpResponse<Buffer>> answer : answers) {
+        assertEquals(200, answer.await(10, TimeUnit.SECONDS).statusCode());
+      }
+      int checked = 0;
+      for (String line : lines) {
+        JsonObject record = new JsonObject(line);
+        Matcher m = Pattern.compile("Notification received: Todo created: (n-concurrent-\\d+) ").matcher(
+          record.getString("message"));
+        if (m.find()) {
+          String id = m.group(1);
+          assertEquals(traceByNotification.get(id), record.getString("trace_id"), "the line for " + id + ": " + line);
+          assertEquals("task-" + id.substring("n-concurrent-".length()), record.getString("task_id"), line);
+          checked++;
+        }
+      }
+      assertEquals(count, checked, "one line per notification: " + lines);
+    } finally {
+      logger.removeHandler(capture);
+    }
   }
 
   private String metrics() throws Exception {
