@@ -1012,3 +1012,22 @@ def test_the_local_overlays_name_exactly_the_images_built_and_loaded_here():
         out = yaml.safe_dump_all(docs, sort_keys=True)
         return re.sub(r"image: \S+", "image: X", out)
     assert without_images(LOCAL) == without_images(BASE)
+
+
+def _go_seconds(value):
+    m = re.fullmatch(r"(\d+)s", str(value))
+    assert m, f"{value!r}: whole seconds (the SQLite resolver truncates anything finer)"
+    return int(m.group(1))
+
+
+def test_the_embedded_name_resolver_renews_each_row_with_a_second_to_spare():
+    # The SQLite resolver renews a row every updateInterval - timeout (- 1 ns) and a lookup skips it once
+    # unixepoch(now) - last_update >= updateInterval, in whole seconds: the renewal may be late by up to timeout - 1 s
+    # before a live sidecar is skipped. With timeout 1s that is nothing (ERR_DIRECT_INVOKE "no host found", seen in CI).
+    config = yaml.safe_load((ROOT / "dapr/config.yaml").read_text())["spec"]["nameResolution"]
+    assert config["component"] == "sqlite"
+    update = _go_seconds(config["configuration"]["updateInterval"])
+    timeout = _go_seconds(config["configuration"]["timeout"])
+    assert update - timeout >= 1, "the resolver refuses updateInterval - timeout < 1s"
+    assert timeout - 1 >= 1, f"a renewal may be only {timeout - 1} s late before a live sidecar is unresolvable"
+    assert str(config["configuration"]["cleanupInterval"]) == "0", "the cleanup deletes the live rows (dapr/dapr#8507)"
