@@ -115,17 +115,36 @@ kill "$todo_pid" && while kill -0 "$todo_pid" 2>/dev/null; do sleep 0.1; done
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of words
 TODO_CDS=$(class_data_archive "$ROOT/todo-verticle/target/todo-api.jar" $JAVA_OPTS_BENCH)
 [ -n "$TODO_CDS" ] || die "no class-data archive for todo-api"
+# todo-api-jdk25-aot, for the start-up trials only, where a JDK 25 or later is installed (the machine's Temurin JDK
+# beside its OpenJDK 17; JDK25_JAVA names another): the same jar and options on that JVM, with an AOT cache (JEP 483
+# and 515) recorded by the same training run. run.sh and the images run JDK 17 with the class-data archive.
+JDK25_JAVA=${JDK25_JAVA:-}
+if [ -z "$JDK25_JAVA" ]; then
+  for candidate in /usr/lib/jvm/*/bin/java; do
+    major=$("$candidate" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+    if [ -n "$major" ] && [ "${major%%.*}" -ge 25 ] 2>/dev/null; then JDK25_JAVA=$candidate; break; fi
+  done
+fi
+TODO_AOT=""
+if [ -n "$JDK25_JAVA" ]; then
+  # shellcheck disable=SC2086 # JAVA_OPTS is a list of words
+  TODO_AOT=$(ARCHIVE_JAVA=$JDK25_JAVA ARCHIVE_KIND=aot class_data_archive "$ROOT/todo-verticle/target/todo-api.jar" $JAVA_OPTS_BENCH)
+  [ -n "$TODO_AOT" ] && say "start trials on JDK 25 as well: $("$JDK25_JAVA" -version 2>&1 | head -n 1), AOT cache $TODO_AOT"
+else
+  say "no JDK 25 or later under /usr/lib/jvm: the start trials on JDK 25 with an AOT cache are left out"
+fi
 # start_peer NAME: starts it on the app port, in the background; sets PEER_PID.
 start_peer() {
   local name=$1
   case "$name" in
-    todo-api|todo-api-no-cds)
-      local cds=()
+    todo-api|todo-api-no-cds|todo-api-jdk25-aot)
+      local cds=() java=java
       [ "$name" = todo-api ] && cds=(-XX:SharedArchiveFile="$TODO_CDS")
+      [ "$name" = todo-api-jdk25-aot ] && { java=$JDK25_JAVA; cds=(-XX:AOTCache="$TODO_AOT"); }
       # shellcheck disable=SC2086 # JAVA_OPTS is a list of words
       env APP_PORT="$APP_PORT" DAPR_HTTP_PORT="$DAPR_HTTP" DAPR_API_TOKEN="$TODO_DAPR_TOKEN" \
         APP_API_TOKEN="$TODO_APP_TOKEN" OTEL_EXPORTER_ZIPKIN_ENDPOINT="$ZIPKIN_ENDPOINT" \
-        java $JAVA_OPTS_BENCH "${cds[@]}" -jar todo-verticle/target/todo-api.jar > "$OUT/peer-$name.log" 2>&1 & ;;
+        "$java" $JAVA_OPTS_BENCH "${cds[@]}" -jar todo-verticle/target/todo-api.jar > "$OUT/peer-$name.log" 2>&1 & ;;
     fastapi)
       env DAPR_HTTP_PORT="$DAPR_HTTP" DAPR_GRPC_PORT="$DAPR_GRPC" DAPR_API_TOKEN="$TODO_DAPR_TOKEN" \
         "$VENV/bin/uvicorn" todo_api:app --app-dir "$FASTAPI_DIR" --host 127.0.0.1 --port "$APP_PORT" \
@@ -207,8 +226,10 @@ first_answer() {
 # first answered POST /tasks (the first with the sidecar's connections, the request path and the JIT all cold).
 START_TRIALS=${START_TRIALS:-$([ "$SMOKE" = 1 ] && echo 1 || echo 7)}
 : > "$OUT/start.txt"
+START_VARIANTS="todo-api todo-api-no-cds"
+[ -z "$TODO_AOT" ] || START_VARIANTS="$START_VARIANTS todo-api-jdk25-aot"
 for trial in $(seq 1 "$START_TRIALS"); do
-  for name in todo-api todo-api-no-cds; do
+  for name in $START_VARIANTS; do
     first_answer "$name"
     stop_peer
     echo "$name $FIRST_MS" >> "$OUT/start.txt"
@@ -318,6 +339,7 @@ JAVA_OPTS="$JAVA_OPTS_BENCH"
 DAPRD_VERSION=$("$("$ROOT/scripts/setup-daprd.sh" | tail -n 1)" --version | tail -n 1)
 K6_VERSION="$("$K6" version | head -n 1)"
 JAVA_VERSION="$(java -version 2>&1 | head -n 1)"
+JDK25_VERSION="$([ -z "$JDK25_JAVA" ] || "$JDK25_JAVA" -version 2>&1 | head -n 1)"
 PYTHON_PACKAGES="$("$VENV/bin/python" --version) $("$VENV/bin/pip" freeze | grep -iE '^(dapr|fastapi|uvicorn)==' | tr '\n' ' ')"
 SMOKE=$SMOKE
 SETTINGS

@@ -208,6 +208,8 @@ def section(out, s, by):
         lines += ["", "Start of todo-api, process start to its first answered `POST /tasks` (ms), alternately:", ""]
         for name, label in (("todo-api", "with its class-data archive (as `scripts/run.sh` starts it)"),
                             ("todo-api-no-cds", "without"),
+                            ("todo-api-jdk25-aot", "the same jar and options on JDK 25 with an AOT cache (JEP 483/515) "
+                             "from the same training run (not what `scripts/run.sh` or the images run: JDK 17)"),
                             ("todo-api-image", "its image, from `docker run` (with the archive built into the image)"),
                             ("todo-api-image-no-cds", "its image without the archive")):
             if trials.get(name):
