@@ -9,9 +9,11 @@ import glob
 import json
 import os
 import platform
-import statistics
 import sys
 from collections import defaultdict
+
+from peers_report import END as PEERS_END, START as PEERS_START
+from report_sections import kept_between, median, replace_between, settings
 
 import matplotlib
 
@@ -30,20 +32,6 @@ def load(path):
 def value(summary, metric, stat):
     m = summary["metrics"].get(metric)
     return None if m is None else m["values"].get(stat)
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def settings(out):
-    result = {}
-    with open(os.path.join(out, "settings.env")) as f:
-        for line in f:
-            key, _, val = line.strip().partition("=")
-            result[key] = val.strip('"')
-    return result
 
 
 def resources(csv_path):
@@ -252,42 +240,6 @@ def cost_section(kind, out, s, results):
     return lines
 
 
-def replace_section(text, kind, section):
-    """`text` with its `kind` section replaced by `section` (appended when it has none)."""
-    start, end = markers(kind)
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        return before + section + rest.split(end, 1)[1]
-    return text.rstrip("\n") + "\n\n" + section + "\n"
-
-
-PEERS_START = "<!-- peers: written by scripts/benchmark.sh peers -->"
-PEERS_END = "<!-- end of peers -->"
-
-
-def kept_between(path, start, end):
-    """The part of the file at `path` from `start` to `end`, markers included, or "" when it has none."""
-    if not os.path.exists(path):
-        return ""
-    with open(path) as f:
-        text = f.read()
-    if start not in text or end not in text:
-        return ""
-    return start + text.split(start, 1)[1].split(end, 1)[0] + end
-
-
-def existing_section(path, kind):
-    """The `kind` section of the file at `path`, or "" when it has none."""
-    if not os.path.exists(path):
-        return ""
-    with open(path) as f:
-        text = f.read()
-    start, end = markers(kind)
-    if start not in text or end not in text:
-        return ""
-    return start + text.split(start, 1)[1].split(end, 1)[0] + end
-
-
 def main(out, docs):
     s = settings(out)
     stores = s["STORES"].split()
@@ -299,7 +251,7 @@ def main(out, docs):
         section = "\n".join(cost_section(kind, out, s, results))
         text = open(report).read() if os.path.exists(report) else "# Benchmarks\n"
         with open(report, "w") as f:
-            f.write(replace_section(text, kind, section))
+            f.write(replace_between(text, *markers(kind), section))
         print(section)
         return
     ready = startup(out)
@@ -401,7 +353,7 @@ def main(out, docs):
                      f"{verdict(med is not None and med <= TARGETS['ready_ms'])} |")
     lines.append("")
     for kind in COSTS:  # the last security and observability runs' sections stay
-        kept = existing_section(report, kind)
+        kept = kept_between(report, *markers(kind))
         if kept:
             lines += [kept, ""]
     kept = kept_between(report, PEERS_START, PEERS_END)  # and the last peers comparison (scripts/peers_report.py)

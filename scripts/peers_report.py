@@ -9,8 +9,9 @@
 import json
 import os
 import platform
-import statistics
 import sys
+
+from report_sections import median, replace_between, settings
 
 START = "<!-- peers: written by scripts/benchmark.sh peers -->"
 END = "<!-- end of peers -->"
@@ -20,16 +21,6 @@ NAMES = {
     "spring": "Spring Boot + Dapr SDK, our JVM flags",
     "spring-defaults": "Spring Boot + Dapr SDK, JVM defaults",
 }
-
-
-def settings(out):
-    s = {}
-    with open(os.path.join(out, "settings.env")) as f:
-        for line in f:
-            if "=" in line:
-                key, value = line.rstrip("\n").split("=", 1)
-                s[key] = value.strip('"')
-    return s
 
 
 def rows(out):
@@ -43,11 +34,6 @@ def max_rate(out, peer):
         return None
     with open(path) as f:
         return json.load(f).get("max_rate")
-
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
 
 
 def fmt(value, digits=1):
@@ -64,18 +50,18 @@ def summary(out, peers):
             continue
         by[peer] = {
             "runs": len(mine),
-            "warm": med([r["warm"]["throughput"] for r in mine]),
+            "warm": median([r["warm"]["throughput"] for r in mine]),
             "warm_each": [r["warm"]["throughput"] for r in sorted(mine, key=lambda r: r["run"])],
-            "cold": med([r["cold"]["throughput"] for r in mine]),
-            "p50": med([r["warm"]["p50"] for r in mine]),
-            "p90": med([r["warm"]["p90"] for r in mine]),
-            "p99": med([r["warm"]["p99"] for r in mine]),
+            "cold": median([r["cold"]["throughput"] for r in mine]),
+            "p50": median([r["warm"]["p50"] for r in mine]),
+            "p90": median([r["warm"]["p90"] for r in mine]),
+            "p99": median([r["warm"]["p99"] for r in mine]),
             "rss": max(r["max_rss_mb"] for r in mine if r["max_rss_mb"] is not None),
-            "first": med([r["first_answer_ms"] for r in mine]),
+            "first": median([r["first_answer_ms"] for r in mine]),
             "first_each": [r["first_answer_ms"] for r in sorted(mine, key=lambda r: r["run"])],
-            "cpu": med([r["cpu_ms_per_request"] for r in mine]),
-            "system_cpu": med([r.get("system_cpu_ms_per_request") for r in mine]),
-            "drain": med([r.get("drain_ms") for r in mine]),
+            "cpu": median([r["cpu_ms_per_request"] for r in mine]),
+            "system_cpu": median([r.get("system_cpu_ms_per_request") for r in mine]),
+            "drain": median([r.get("drain_ms") for r in mine]),
             "failed": sum(r["warm"]["failed_checks"] + r["cold"]["failed_checks"] for r in mine),
             "max_rate": max_rate(out, peer),
         }
@@ -213,7 +199,7 @@ def section(out, s, by):
                             ("todo-api-image", "its image, from `docker run` (with the archive built into the image)"),
                             ("todo-api-image-no-cds", "its image without the archive")):
             if trials.get(name):
-                lines.append(f"- {label}: median {fmt(med(trials[name]), 0)} ({', '.join(map(str, trials[name]))})")
+                lines.append(f"- {label}: median {fmt(median(trials[name]), 0)} ({', '.join(map(str, trials[name]))})")
     lines += ["", "![todo-api against its peers](peers.png)", "", "Goals:", "",
               "| goal | measured | |", "|---|---|---|"]
 
@@ -239,7 +225,7 @@ def section(out, s, by):
                          f"{by[peer]['cpu'] / t['cpu']:.1f}x less | |")
     trials = start_trials(out)
     if t and trials.get("todo-api"):
-        first = med(trials["todo-api"])
+        first = median(trials["todo-api"])
         lines.append(f"| todo-api's first answer within 400 ms | {fmt(first, 0)} ms (median of "
                      f"{len(trials['todo-api'])} starts) | {'met' if first <= 400 else 'MISSED'} |")
         share = t["cold"] / t["warm"] if t["warm"] else 0
@@ -260,13 +246,8 @@ def main():
     text_path = os.path.join(docs, "BENCHMARKS.md")
     text = open(text_path).read() if os.path.exists(text_path) else "# Benchmarks\n"
     new = section(out, s, by)
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + new + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
     with open(text_path, "w") as f:
-        f.write(text)
+        f.write(replace_between(text, START, END, new))
     print(new)
     return 0
 
