@@ -127,9 +127,9 @@ class_data_archive() {
   local jar=$1
   shift
   local dir=${DAPR_CACHE_DIR:-$HOME/.cache/todo-dapr}/cds key archive ports java=${ARCHIVE_JAVA:-java} ext=jsa
-  local record=(-Xshare:auto -XX:ArchiveClassesAtExit=)
+  local extra=(-Xshare:auto) record=-XX:ArchiveClassesAtExit
   if [ "${ARCHIVE_KIND:-cds}" = aot ]; then
-    ext=aot record=(-XX:AOTCacheOutput=)
+    ext=aot extra=() record=-XX:AOTCacheOutput
   fi
   key=$( (sha256sum "$jar" | cut -c1-64; "$java" -version 2>&1; echo "$*") | sha256sum | cut -c1-16)
   archive=$dir/$(basename "$jar" .jar)-$key.$ext
@@ -144,11 +144,9 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
     set -- $ports "$@"
     local app_port=$1 dead_port=$2
     shift 2
-    local last=$((${#record[@]} - 1))
-    record[last]=${record[last]}$archive.$$.tmp
     if env APP_PORT="$app_port" DAPR_HTTP_PORT="$dead_port" TRAINING_RUN=true STATE_TIMEOUT_MS=300 \
         NOTIFY_TIMEOUT_MS=300 OTEL_EXPORTER_ZIPKIN_ENDPOINT="http://127.0.0.1:$dead_port/api/v2/spans" \
-        timeout 60 "$java" "$@" "${record[@]}" -jar "$jar" > "$archive.$$.log" 2>&1 && [ -s "$archive.$$.tmp" ]; then
+        timeout 60 "$java" "$@" "${extra[@]}" "$record=$archive.$$.tmp" -jar "$jar" > "$archive.$$.log" 2>&1 && [ -s "$archive.$$.tmp" ]; then
       rm -f "$dir/$(basename "$jar" .jar)"-*."$ext"  # the archives of older builds
       mv "$archive.$$.tmp" "$archive"
       rm -f "$archive.$$.log"
