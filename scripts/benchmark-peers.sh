@@ -273,12 +273,7 @@ for run in $(seq 1 "$RUNS"); do
     t1=$(ticks_of "$PEER_PID")
     # Durable notifications go on after the answers: the outbox publishes each one, and todo-api's subscription
     # handles it (todo-api only; the others have no outbox). The whole system's CPU counts until that is done.
-    drain0=$(date +%s%N)
-    while [ "$(outbox_backlog "$REDIS_PORT")" -gt 0 ]; do
-      [ $(( ($(date +%s%N) - drain0) / 1000000 )) -lt 180000 ] || die "$name: the outbox did not drain in 180 s"
-      sleep 0.2
-    done
-    drain_ms=$(( ($(date +%s%N) - drain0) / 1000000 ))
+    drain_ms=$(outbox_drain "$REDIS_PORT" 180) || die "$name: the outbox did not drain in 180 s"
     s1=$(system_ticks)
     kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
     sleep 1 # the replicas count the last notifications
@@ -319,10 +314,7 @@ PY
   first_answer "$name"
   k6run load/compare.js "$OUT/$name-maxwarm.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$COLD"
   # A clean start for the search: the warm-up's outbox backlog handled first (todo-api), as after every run above.
-  drain0=$(date +%s%N)
-  while [ "$(outbox_backlog "$REDIS_PORT")" -gt 0 ] && [ $(( ($(date +%s%N) - drain0) / 1000000 )) -lt 180000 ]; do
-    sleep 0.2
-  done
+  outbox_drain "$REDIS_PORT" 180 > /dev/null || true
   k6run load/max-rate.js "$OUT/$name-maxrate.json" TARGET=any TODO_URL="$URL" RATES="$rates" STEP="$STEP" P99_MS="$P99_MS"
   stop_peer
 done

@@ -142,15 +142,13 @@ sample() { # csv processes-file
 }
 
 drain_time() { # redis-port out-file
-  local start=$(date +%s%N) left
-  left=$(outbox_backlog "$1")
-  echo "backlog at the end of the run: $left" > "$2"
-  while [ "$left" -gt 0 ]; do
-    [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 120000 ] || { echo "not drained after 120 s: $left left" >> "$2"; return 0; }
-    sleep 0.2
-    left=$(outbox_backlog "$1")
-  done
-  echo "drained_ms $(( ($(date +%s%N) - start) / 1000000 ))" >> "$2"
+  local ms
+  echo "backlog at the end of the run: $(outbox_backlog "$1")" > "$2"
+  if ms=$(outbox_drain "$1" 120); then
+    echo "drained_ms $ms" >> "$2"
+  else
+    echo "not drained after 120 s: $(outbox_backlog "$1") left" >> "$2"
+  fi
 }
 
 k6run() { # script summary-json [VAR=value ...]

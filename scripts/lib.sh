@@ -171,3 +171,16 @@ outbox_backlog() { # redis-port
   done
   echo "$total"
 }
+
+# outbox_drain REDIS-PORT LIMIT-SECONDS: waits until outbox_backlog is 0 and prints how many ms that took; when
+# LIMIT-SECONDS pass first, prints the ms waited and returns 1.
+outbox_drain() {
+  local start ms
+  start=$(date +%s%N)
+  while [ "$(outbox_backlog "$1")" -gt 0 ]; do
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ "$ms" -lt $(( $2 * 1000 )) ] || { echo "$ms"; return 1; }
+    sleep 0.2
+  done
+  echo $(( ($(date +%s%N) - start) / 1000000 ))
+}
