@@ -1,8 +1,5 @@
 package com.example.dapr.http;
 
-import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.api.trace.SpanContext;
-import io.opentelemetry.sdk.trace.ReadableSpan;
 import io.vertx.core.json.JsonObject;
 
 import java.io.PrintWriter;
@@ -13,9 +10,8 @@ import java.util.logging.LogRecord;
 
 /**
  * One JSON object a line: {@code time}, {@code level}, {@code logger}, {@code message}, and, when the record is
- * written while a request is handled, {@code trace_id} and {@code span_id} of its span (the same ids as in the trace
- * backend) and {@code task_id} (the span's {@link Observability#TASK_ID}, see {@link Observability#tagTask}); {@code error} holds a stack
- * trace. JUL formats on the thread that logs, so the span is the request's.
+ * written while a request is handled, {@code trace_id}, {@code span_id} and {@code task_id} ({@link TraceIds});
+ * {@code error} holds a stack trace.
  */
 public final class JsonLogFormatter extends Formatter {
 
@@ -26,15 +22,11 @@ public final class JsonLogFormatter extends Formatter {
       .put("level", record.getLevel().getName())
       .put("logger", record.getLoggerName())
       .put("message", formatMessage(record));
-    Span span = Span.current();
-    SpanContext context = span.getSpanContext();
-    if (context.isValid()) {
-      line.put("trace_id", context.getTraceId()).put("span_id", context.getSpanId());
-      if (span instanceof ReadableSpan readable) {
-        String taskId = readable.getAttribute(Observability.TASK_ID);
-        if (taskId != null) {
-          line.put("task_id", taskId);
-        }
+    TraceIds ids = TraceIds.current();
+    if (ids != null) {
+      line.put("trace_id", ids.traceId()).put("span_id", ids.spanId());
+      if (ids.taskId() != null) {
+        line.put("task_id", ids.taskId());
       }
     }
     if (record.getThrown() != null) {

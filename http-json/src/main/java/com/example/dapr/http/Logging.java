@@ -7,8 +7,8 @@ import java.util.logging.LogManager;
 
 /**
  * One-line log records for java.util.logging, unless the user points at a logging configuration of their own:
- * human-readable text, or JSON lines with the trace id ({@link JsonLogFormatter}) when {@code LOG_FORMAT=json} (the
- * images set it).
+ * human-readable text ({@link TextLogFormatter}), or JSON lines ({@link JsonLogFormatter}) when {@code LOG_FORMAT=json}
+ * (the images set it); both with the request's trace and span ids.
  */
 public final class Logging {
 
@@ -27,10 +27,9 @@ public final class Logging {
       if (in != null) {
         LogManager.getLogManager().readConfiguration(in);
       }
-      if ("json".equals(Env.system().choice("LOG_FORMAT", "text", "text", "json"))) {
-        for (var handler : java.util.logging.Logger.getLogger("").getHandlers()) {
-          handler.setFormatter(new JsonLogFormatter());
-        }
+      boolean json = "json".equals(Env.system().choice("LOG_FORMAT", "text", "text", "json"));
+      for (var handler : java.util.logging.Logger.getLogger("").getHandlers()) {
+        handler.setFormatter(json ? new JsonLogFormatter() : new TextLogFormatter());
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read service-logging.properties", e);
