@@ -28,7 +28,7 @@ class InvalidRequestsTest {
     Router router = Router.router(vertx);
     JsonErrors.install(router);
     router.get("/tasks/:id").handler(ctx -> ctx.response().end("a task"));
-    port = ServiceHttpServer.create(vertx, new HttpServerOptions(), router)
+    port = ServiceHttpServer.create(vertx, new HttpServerOptions(), 10_000, router)
       .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
   }
 

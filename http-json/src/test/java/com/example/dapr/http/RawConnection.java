@@ -34,6 +34,11 @@ final class RawConnection implements AutoCloseable {
     return this;
   }
 
+  /** How many bytes of the server's can be read without waiting. */
+  int available() throws IOException {
+    return in.available();
+  }
+
   /** Everything the server sends until it closes the connection. */
   String untilClosed() throws IOException {
     return new String(in.readAllBytes(), StandardCharsets.UTF_8);

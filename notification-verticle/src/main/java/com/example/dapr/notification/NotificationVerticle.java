@@ -75,7 +75,7 @@ public class NotificationVerticle extends VerticleBase {
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());
 
-    server = ServiceHttpServer.create(vertx, new HttpServerOptions(), router);
+    server = ServiceHttpServer.create(vertx, new HttpServerOptions(), config.requestReadTimeoutMs(), router);
     return server.listen(config.port())
       .onSuccess(s -> LOG.info(() -> "notification-service replica " + config.replica()
         + " listening on port " + s.actualPort() + (records == null ? "; deduplication off"

@@ -100,7 +100,8 @@ public class TodoVerticle extends VerticleBase {
     router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
     TodoMetrics.register(Observability.registry(), sidecar, stats, recent);
 
-    server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true), router);
+    server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true),
+      config.requestReadTimeoutMs(), router);
     TodoConfig.Notifications n = config.notifications();
     return server.listen(config.port())
       .onSuccess(s -> LOG.info(() -> "todo-api listening on port " + s.actualPort() + "; Dapr sidecar at "
