@@ -1,5 +1,6 @@
 package com.example.dapr.http;
 
+import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -46,8 +47,13 @@ public final class JsonErrors {
       ctx.request().connection().close();
       return;
     }
+    write(response, error);
+  }
+
+  /** Writes {@code error} as the whole answer: its status, its headers and its JSON body. */
+  public static Future<Void> write(HttpServerResponse response, ApiException error) {
     error.headers().forEach(response::putHeader);
-    response.setStatusCode(error.status())
+    return response.setStatusCode(error.status())
       .putHeader("Content-Type", "application/json")
       .end(error.toJson().encode());
   }

@@ -1,6 +1,7 @@
 package com.example.dapr.notification;
 
 import com.example.dapr.http.Env;
+import com.example.dapr.http.ServiceHttpServer;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -17,14 +18,23 @@ import java.net.UnknownHostException;
  * @param appApiToken    APP_API_TOKEN, none: the token this replica's Dapr sidecar sends in {@code dapr-api-token}
  *                       (Dapr's {@code APP_API_TOKEN}, set on the sidecar too); when set, every route but the health
  *                       routes refuses a call without it with 401
+ * @param requestReadTimeoutMs REQUEST_READ_TIMEOUT_MS, 10000: a request that has not arrived, headers and body, this
+ *                       long after its first byte is answered 408 and its connection closed ({@link ServiceHttpServer})
  */
 public record NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
-                                 Dedup dedup, String appApiToken) {
+                                 Dedup dedup, String appApiToken, long requestReadTimeoutMs) {
 
   /** Without an app API token: every route answers any caller. */
   public NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
                             Dedup dedup) {
     this(port, replica, maxBodyBytes, recentLimit, faultInjection, dedup, null);
+  }
+
+  /** With the default bound on how long a request may take to arrive. */
+  public NotificationConfig(int port, String replica, int maxBodyBytes, int recentLimit, boolean faultInjection,
+                            Dedup dedup, String appApiToken) {
+    this(port, replica, maxBodyBytes, recentLimit, faultInjection, dedup, appApiToken,
+      ServiceHttpServer.DEFAULT_REQUEST_READ_TIMEOUT_MS);
   }
 
   /**
@@ -61,7 +71,8 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000),
       "true".equalsIgnoreCase(env.choice("FAULT_INJECTION", "false", "true", "false")),
       dedup,
-      env.string("APP_API_TOKEN", null));
+      env.string("APP_API_TOKEN", null),
+      ServiceHttpServer.requestReadTimeoutMs(env));
   }
 
   private static String localHostName() {

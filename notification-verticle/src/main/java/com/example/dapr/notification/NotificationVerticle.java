@@ -5,10 +5,12 @@ import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
 import com.example.dapr.http.Observability;
+import com.example.dapr.http.ServiceHttpServer;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.healthchecks.HealthCheckHandler;
 import io.vertx.ext.healthchecks.Status;
@@ -73,9 +75,8 @@ public class NotificationVerticle extends VerticleBase {
     router.get("/health/live").handler(liveness());
     router.get("/health/ready").handler(readiness());
 
-    server = vertx.createHttpServer();
-    return server.requestHandler(router)
-      .listen(config.port())
+    server = ServiceHttpServer.create(vertx, new HttpServerOptions(), config.requestReadTimeoutMs(), router);
+    return server.listen(config.port())
       .onSuccess(s -> LOG.info(() -> "notification-service replica " + config.replica()
         + " listening on port " + s.actualPort() + (records == null ? "; deduplication off"
         : "; delivered once, recorded in state store '" + config.dedup().store() + "' through the sidecar at "

@@ -1,6 +1,7 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.http.Env;
+import com.example.dapr.http.ServiceHttpServer;
 
 /**
  * Settings of todo-api, from environment variables with the seed's defaults; see the README's configuration table.
@@ -8,12 +9,14 @@ import com.example.dapr.http.Env;
  *
  * @param port              APP_PORT, 8000 (0 picks a free port)
  * @param maxBodyBytes      MAX_BODY_BYTES: larger request bodies are refused with 413
+ * @param requestReadTimeoutMs REQUEST_READ_TIMEOUT_MS: a request that has not arrived, headers and body, this long
+ *                          after its first byte is answered 408 and its connection closed ({@link ServiceHttpServer})
  * @param shutdownDelayMs   SHUTDOWN_DELAY_MS: on SIGTERM, how long readiness answers 503 while requests are still
  *                          served, so that load balancers stop sending before the listener closes
  * @param shutdownTimeoutMs SHUTDOWN_TIMEOUT_MS: then, how long requests in flight get to finish
  */
-public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long shutdownTimeoutMs, Sidecar sidecar,
-                         Notifications notifications, Resilience resilience) {
+public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, long shutdownDelayMs,
+                         long shutdownTimeoutMs, Sidecar sidecar, Notifications notifications, Resilience resilience) {
 
   /**
    * Where todo-api's Dapr sidecar is and how to talk to it: {@code apiToken} (DAPR_API_TOKEN) goes with every call to
@@ -78,6 +81,7 @@ public record TodoConfig(int port, int maxBodyBytes, long shutdownDelayMs, long 
     return new TodoConfig(
       (int) env.number("APP_PORT", 8000, 0, 65_535),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
+      ServiceHttpServer.requestReadTimeoutMs(env),
       env.number("SHUTDOWN_DELAY_MS", 2_000, 0, 600_000),
       env.number("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
       sidecar, notifications, resilience);

@@ -5,6 +5,7 @@ import com.example.dapr.http.Env;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
 import com.example.dapr.http.Observability;
+import com.example.dapr.http.ServiceHttpServer;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
@@ -99,10 +100,10 @@ public class TodoVerticle extends VerticleBase {
     router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
     TodoMetrics.register(Observability.registry(), sidecar, stats, recent);
 
-    server = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true));
+    server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true),
+      config.requestReadTimeoutMs(), router);
     TodoConfig.Notifications n = config.notifications();
-    return server.requestHandler(router)
-      .listen(config.port())
+    return server.listen(config.port())
       .onSuccess(s -> LOG.info(() -> "todo-api listening on port " + s.actualPort() + "; Dapr sidecar at "
         + config.sidecar().host() + ":" + config.sidecar().httpPort() + ", state store '"
         + config.sidecar().stateStore() + "' with its outbox, notifications to '" + n.appId() + "/" + n.method()
