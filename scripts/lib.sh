@@ -30,6 +30,62 @@ require_java_and_maven() {
   command -v mvn >/dev/null || apt_install maven
 }
 
+# The port plan of scripts/run.sh, the one place every script and test takes a system's ports from. Process k (0 =
+# todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports 3500+10k (HTTP), 20001+10k
+# (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390, Sentry 20000 (gRPC), 20003 (healthz) and
+# 20004 (metrics), Zipkin 9411, Prometheus 19090; PORT_OFFSET added to all. scripts/test-systems.txt lists the offsets
+# of the systems the test command starts (PortPlanTest proves them apart).
+#   plan_port WHAT K OFFSET     WHAT: app http grpc internal metrics (of process K), or redis sentry sentry-healthz
+#                               sentry-metrics zipkin prometheus (K is ignored)
+#   plan_ports OFFSET REPLICAS  every port of such a system, "port what" a line
+plan_port() {
+  case "$1" in
+    app) echo $((8000 + $2 + $3)) ;;
+    http) echo $((3500 + 10 * $2 + $3)) ;;
+    grpc) echo $((20001 + 10 * $2 + $3)) ;;
+    internal) echo $((20002 + 10 * $2 + $3)) ;;
+    metrics) echo $((9090 + 10 * $2 + $3)) ;;
+    redis) echo $((6390 + $3)) ;;
+    sentry) echo $((20000 + $3)) ;;
+    sentry-healthz) echo $((20003 + $3)) ;;
+    sentry-metrics) echo $((20004 + $3)) ;;
+    zipkin) echo $((9411 + $3)) ;;
+    prometheus) echo $((19090 + $3)) ;;
+    *) die "plan_port: no port '$1'" ;;
+  esac
+}
+plan_ports() {
+  local k what
+  for k in $(seq 0 "$2"); do
+    for what in app http grpc internal metrics; do echo "$(plan_port "$what" "$k" "$1") $what $k"; done
+  done
+  for what in redis sentry sentry-healthz sentry-metrics zipkin prometheus; do echo "$(plan_port "$what" 0 "$1") $what"; done
+}
+
+# Whether something on this machine accepts connections on 127.0.0.1:PORT.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The rows of scripts/test-systems.txt without comments: "name offset replicas other-ports".
+test_systems() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$(dirname "${BASH_SOURCE[0]}")/test-systems.txt"; }
+# test_system_offset NAME: the PORT_OFFSET of that row.
+test_system_offset() {
+  local offset
+  offset=$(test_systems | awk -v n="$1" '$1 == n {print $2}')
+  [ -n "$offset" ] || die "no system '$1' in scripts/test-systems.txt"
+  echo "$offset"
+}
+# test_system_ports NAME: every port of that row ("port what" a line): its system's (plan_ports) and its others.
+test_system_ports() {
+  local name offset replicas others range
+  read -r name offset replicas others < <(test_systems | awk -v n="$1" '$1 == n')
+  [ -n "$name" ] || die "no system '$1' in scripts/test-systems.txt"
+  [ "$offset" = - ] || plan_ports "$offset" "$replicas"
+  [ "${others:--}" = - ] && return 0
+  for range in ${others//,/ }; do
+    seq "${range%-*}" "${range#*-}" | sed "s/\$/ $name/"
+  done
+}
+
 # Builds the Go program of the wrapper module $2 (tools/NAME), or its package $6 (a folder in it, or the import path of
 # one of the module's `tool`s), once and caches it, keyed by its sources, under $DAPR_CACHE_DIR (default
 # ~/.cache/todo-dapr)/$1-$3-<hash>/$1. Prints the binary's path. Progress goes to stderr.
@@ -59,11 +115,25 @@ build_go_tool() {
     echo "$bin"
     return 0
   fi
+  # One build of a tool at a time, whoever asks (two test runs, scripts/test.sh's background builds and a layer):
+  # the second waits for the first and takes its binary, rather than building it again or writing the same $bin.tmp.
+  mkdir -p "$cache"
+  local lock
+  exec {lock}>"$cache.lock"
+  if ! flock -n "$lock"; then
+    say "waiting for the build of $name under way in another process ($cache.lock)"
+    flock "$lock"
+  fi
+  if [ -x "$bin" ]; then
+    exec {lock}>&-
+    say "using the build $bin ($name $version) another process just made"
+    echo "$bin"
+    return 0
+  fi
   command -v go >/dev/null || die "building $name needs the Go toolchain (go 1.21 or newer); install Go and re-run"
   say "building $name $version from the Go module proxy ($about)"
-  mkdir -p "$cache"
   started=$(date +%s)
-  ( while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
+  ( exec {lock}>&-; while sleep 30; do say "  still building $name... $(( $(date +%s) - started )) s"; done ) >&2 &
   heartbeat=$!
   local modfile_flag=()
   [ ${#patch_dirs[@]} -eq 0 ] || command -v patch >/dev/null || apt_install patch
@@ -95,6 +165,7 @@ build_go_tool() {
   fi
   kill "$heartbeat" 2>/dev/null || true
   mv "$bin.tmp" "$bin"
+  exec {lock}>&-
   say "built $bin in $(( $(date +%s) - started )) s, $(( $(stat -c %s "$bin") / 1024 / 1024 )) MiB"
   echo "$bin"
 }

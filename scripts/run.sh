@@ -66,26 +66,27 @@ LOG_DIR=$RUN_DIR/logs
 PROCESSES=$RUN_DIR/processes
 O=${PORT_OFFSET:-0}
 
-# Port plan: process k (0 = todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports
-# 3500+10k (HTTP), 20001+10k (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390. PORT_OFFSET is
-# added to all. The ports stay the same from one start to the next, so a process restarted alone finds the others.
+# Port plan (scripts/lib.sh plan_port): process k (0 = todo-api, 1..N = notification-service replicas) gets app port
+# 8000+k and sidecar ports 3500+10k (HTTP), 20001+10k (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics);
+# redis-server 6390. PORT_OFFSET is added to all. The ports stay the same from one start to the next, so a process
+# restarted alone finds the others.
 # Not Dapr's 50001/50002: those lie in Linux's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999), where any
 # outgoing connection may hold the port already; CI once saw daprd exit with "failed to start internal gRPC server:
 # ... bind: address already in use" that way. Every port here is below 32768 and outside the NodePort range.
-app_port() { echo $((8000 + $1 + O)); }
-http_port() { echo $((3500 + 10 * $1 + O)); }
-grpc_port() { echo $((20001 + 10 * $1 + O)); }
-internal_port() { echo $((20002 + 10 * $1 + O)); }
-metrics_port() { echo $((9090 + 10 * $1 + O)); }
-REDIS_PORT=$((6390 + O))
+app_port() { plan_port app "$1" "$O"; }
+http_port() { plan_port http "$1" "$O"; }
+grpc_port() { plan_port grpc "$1" "$O"; }
+internal_port() { plan_port internal "$1" "$O"; }
+metrics_port() { plan_port metrics "$1" "$O"; }
+REDIS_PORT=$(plan_port redis 0 "$O")
 # Sentry: its gRPC port (the sidecars ask it for certificates), healthz and metrics; in the k = 0 block, which no
 # sidecar uses. Sentry 1.18.3 binds healthz and metrics on every interface (its flags for their addresses are not read).
-SENTRY_PORT=$((20000 + O))
-SENTRY_HEALTHZ_PORT=$((20003 + O))
-SENTRY_METRICS_PORT=$((20004 + O))
+SENTRY_PORT=$(plan_port sentry 0 "$O")
+SENTRY_HEALTHZ_PORT=$(plan_port sentry-healthz 0 "$O")
+SENTRY_METRICS_PORT=$(plan_port sentry-metrics 0 "$O")
 SECRETS=$RUN_DIR/secrets
-ZIPKIN_PORT=$((9411 + O))
-PROMETHEUS_PORT=$((19090 + O))
+ZIPKIN_PORT=$(plan_port zipkin 0 "$O")
+PROMETHEUS_PORT=$(plan_port prometheus 0 "$O")
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -121,7 +122,6 @@ if [ -f "$PROCESSES" ]; then
   rm -f "$PROCESSES"
 fi
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (redis-server) is already in use; stop what uses it, or set PORT_OFFSET"
 if [ $SECURE -eq 1 ]; then
   for p in "$SENTRY_PORT" "$SENTRY_HEALTHZ_PORT" "$SENTRY_METRICS_PORT"; do

@@ -21,10 +21,12 @@ final class Capture implements AutoCloseable {
 
   private final Process tcpdump;
   private final Path file;
+  private final int firstPort;
 
-  private Capture(Process tcpdump, Path file) {
+  private Capture(Process tcpdump, Path file, int firstPort) {
     this.tcpdump = tcpdump;
     this.file = file;
+    this.firstPort = firstPort;
   }
 
   static Capture start(Path file, List<Integer> ports, int maxSeconds) throws Exception {
@@ -43,7 +45,7 @@ final class Capture implements AutoCloseable {
         Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "tcpdump-output");
         drain.setDaemon(true);
         drain.start();
-        return new Capture(process, file);
+        return new Capture(process, file, ports.get(0));
       }
     }
     throw new IllegalStateException("tcpdump did not start (" + String.join(" ", command) + "): " + said
@@ -51,17 +53,31 @@ final class Capture implements AutoCloseable {
   }
 
   /**
-   * Stops the capture a second after the last traffic (SIGTERM: tcpdump writes out what it has) and answers what it
-   * captured. tcpdump runs with --immediate-mode, without which libpcap hands packets over in blocks, and a stop drops
-   * the last block.
+   * Stops the capture once it has written everything sent before this call, and answers what it captured, without
+   * the marker. The marker: a connection to the first port that sends a line of its own, in clear; tcpdump writes
+   * packets in the order the kernel saw them (--immediate-mode, -U: each as it comes), so once the marker is in the
+   * file, so is everything before it. Then SIGTERM (tcpdump writes out what it has).
    */
   Packets stop() throws Exception {
-    Thread.sleep(1_000); // what the kernel captured last reaches tcpdump
+    String marker = "capture-marker-" + java.util.UUID.randomUUID();
+    int markerPort;
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", firstPort)) {
+      markerPort = socket.getLocalPort();
+      socket.getOutputStream().write((marker + "\n").getBytes(StandardCharsets.UTF_8));
+      socket.getOutputStream().flush();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Packets.read(file, -1).contains(marker)) {
+      if (System.nanoTime() > deadline || !tcpdump.isAlive()) {
+        throw new IllegalStateException("tcpdump did not write the capture's marker to " + file + " within 60 s");
+      }
+      Thread.sleep(50);
+    }
     tcpdump.destroy();
     if (!tcpdump.waitFor(10, TimeUnit.SECONDS)) {
       tcpdump.destroyForcibly();
     }
-    return Packets.read(file);
+    return Packets.read(file, markerPort);
   }
 
   @Override
@@ -72,8 +88,12 @@ final class Capture implements AutoCloseable {
   /** The packets of a pcap file: how many, and all their bytes one after the other (headers included). */
   record Packets(int count, long tcpPayloadBytes, byte[] bytes) {
 
-    static Packets read(Path file) throws IOException {
+    /** The packets of {@code file}, less those to or from TCP port {@code excludedPort} (-1: none). */
+    static Packets read(Path file, int excludedPort) throws IOException {
       ByteBuffer pcap = ByteBuffer.wrap(Files.readAllBytes(file));
+      if (pcap.limit() < 24) {
+        return new Packets(0, 0, new byte[0]); // not even the file header written yet
+      }
       int magic = pcap.order(ByteOrder.LITTLE_ENDIAN).getInt(0);
       if (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d) {
         pcap.order(ByteOrder.BIG_ENDIAN);
@@ -89,12 +109,22 @@ final class Capture implements AutoCloseable {
         if (start + captured > pcap.limit()) {
           break;
         }
+        position = start + captured;
+        if (excludedPort >= 0 && hasPort(pcap, start, linkType, excludedPort)) {
+          continue;
+        }
         all.write(pcap.array(), start, captured);
         payload += tcpPayload(pcap, start, captured, linkType);
         count++;
-        position = start + captured;
       }
       return new Packets(count, payload, all.toByteArray());
+    }
+
+    /** Whether the TCP segment of the frame at {@code start} is from or to {@code port}. */
+    private static boolean hasPort(ByteBuffer pcap, int start, int linkType, int port) {
+      int ip = start + (linkType == 1 ? 14 : 0);
+      int tcp = ip + (((pcap.get(ip) & 0xf0) >> 4) == 4 ? (pcap.get(ip) & 0x0f) * 4 : 40);
+      return (pcap.getShort(tcp) & 0xffff) == port || (pcap.getShort(tcp + 2) & 0xffff) == port;
     }
 
     /** Length of the TCP payload of one frame (Ethernet, as tcpdump gives loopback, or raw IP), IPv4 or IPv6. */

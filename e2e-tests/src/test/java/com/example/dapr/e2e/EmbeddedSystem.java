@@ -94,19 +94,34 @@ final class EmbeddedSystem implements AutoCloseable {
   }
 
   int todoPort() {
-    return 8000 + portOffset;
+    return appPort(portOffset, 0);
   }
 
   int todoSidecarPort() {
-    return 3500 + portOffset;
+    return sidecarHttpPort(portOffset, 0);
   }
 
   int replicaPort(int k) {
-    return 8000 + k + portOffset;
+    return appPort(portOffset, k);
   }
 
   int replicaSidecarPort(int k) {
-    return 3500 + 10 * k + portOffset;
+    return sidecarHttpPort(portOffset, k);
+  }
+
+  /** scripts/run.sh's port plan (scripts/lib.sh plan_port; PortPlanTest holds them to it): process k's app port. */
+  static int appPort(int offset, int k) {
+    return 8000 + k + offset;
+  }
+
+  /** Process k's sidecar HTTP port. */
+  static int sidecarHttpPort(int offset, int k) {
+    return 3500 + 10 * k + offset;
+  }
+
+  /** Process k's sidecar internal gRPC port (daprd to daprd). */
+  static int sidecarInternalGrpcPort(int offset, int k) {
+    return 20002 + 10 * k + offset;
   }
 
   Path logs() {

@@ -13,7 +13,7 @@ class MemoryStoreFaultsE2E extends AgainstEmbeddedSystem {
   private FaultSuite suite;
 
   MemoryStoreFaultsE2E() {
-    super("faults-memory", 900, java.util.Map.of("JAVA_OPTS", FaultSuite.JAVA_OPTS));
+    super("faults-memory", TestSystems.offset("faults-memory"), java.util.Map.of("JAVA_OPTS", FaultSuite.JAVA_OPTS));
   }
 
   @BeforeAll

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ObservabilityE2E extends AgainstEmbeddedSystem {
 
   ObservabilityE2E() {
-    super("observability", 1200, Map.of("TODO_ENV", "LOG_FORMAT=json", "NOTIFICATION_ENV", "LOG_FORMAT=json"));
+    super("observability", TestSystems.offset("observability"), Map.of("TODO_ENV", "LOG_FORMAT=json", "NOTIFICATION_ENV", "LOG_FORMAT=json"));
   }
 
   private JsonArray trace(String traceId, java.util.function.Predicate<JsonArray> enough) throws Exception {

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RedisStoreE2E extends AgainstEmbeddedSystem {
 
   RedisStoreE2E() {
-    super("redis", 550, "--redis", "--replicas", "2");
+    super("redis", TestSystems.offset("redis"), "--redis", "--replicas", "2");
   }
 
   @Test

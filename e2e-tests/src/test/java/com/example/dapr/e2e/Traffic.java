@@ -34,6 +34,7 @@ final class Traffic implements AutoCloseable {
   private final long timerId;
   private final List<Outcome> outcomes = new ArrayList<>();
   private int sent;
+  private final int limit;
   private final java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean stopped;
 
@@ -42,7 +43,7 @@ final class Traffic implements AutoCloseable {
     this.host = host;
     this.port = port;
     long period = Math.max(1, 1000 / perSecond);
-    int limit = perSecond * maxSeconds;
+    this.limit = perSecond * maxSeconds;
     this.timerId = http.vertx().setPeriodic(period, id -> {
       if (stopped || sent++ >= limit) {
         http.vertx().cancelTimer(id);
@@ -111,6 +112,11 @@ final class Traffic implements AutoCloseable {
   /** Stops sending; what was sent is still answered and recorded. */
   void stop() {
     stopped = true;
+  }
+
+  /** Whether it has sent all it was to send ({@code perSecond * maxSeconds}), and stopped by itself. */
+  boolean allSent() {
+    return requests.get() >= limit;
   }
 
   /** Whether every request sent has been answered (or failed). */

@@ -148,11 +148,19 @@ class BatcherTest {
       ContextInternal loop = (ContextInternal) vertx.getOrCreateContext();
       ContextInternal first = loop.duplicate();
       ContextInternal second = loop.duplicate();
-      // The call answers after 20 ms on the context that made it, as a WebClient response does.
+      // Each call answers on the context that made it, as a WebClient response does: the first only once item 2 was
+      // submitted (so that it is submitted while the first call is under way, however the threads are scheduled),
+      // the next at once.
+      List<Runnable> firstAnswer = new ArrayList<>();
       Batcher<Integer> batcher = new Batcher<>(100, items -> {
         calls.add(items);
         Promise<Void> answered = Promise.promise();
-        vertx.setTimer(20, id -> answered.complete());
+        Context caller = Vertx.currentContext();
+        if (calls.size() == 1) {
+          firstAnswer.add(() -> caller.runOnContext(x -> answered.complete()));
+        } else {
+          caller.runOnContext(x -> answered.complete());
+        }
         return answered.future();
       });
       CompletableFuture<List<Context>> seen = new CompletableFuture<>();
@@ -161,12 +169,15 @@ class BatcherTest {
         batcher.submit(1).onComplete(done -> contexts.add(Vertx.currentContext()));
         // Submitted by another request while the first call is under way: it goes in the next call, which the
         // first call's answer sends, on the first request's context.
-        second.runOnContext(w -> batcher.submit(2).onComplete(done -> {
-          contexts.add(Vertx.currentContext());
-          seen.complete(contexts);
-        }));
+        second.runOnContext(w -> {
+          batcher.submit(2).onComplete(done -> {
+            contexts.add(Vertx.currentContext());
+            seen.complete(contexts);
+          });
+          firstAnswer.forEach(Runnable::run);
+        });
       });
-      List<Context> result = seen.get(5, TimeUnit.SECONDS);
+      List<Context> result = seen.get(30, TimeUnit.SECONDS);
       assertEquals(List.of(List.of(1), List.of(2)), calls, "two calls, one item each");
       assertSame(first, result.get(0), "item 1's outcome on its own request's context");
       assertSame(second, result.get(1), "item 2's outcome on its own request's context, not on the first's");

@@ -43,6 +43,7 @@ final class FakeSidecar {
   private final AtomicLong etags = new AtomicLong();
   private final List<Received> received = new CopyOnWriteArrayList<>();
   private final List<HttpServerRequest> hanging = new CopyOnWriteArrayList<>();
+  private final java.util.concurrent.atomic.AtomicInteger abandoned = new java.util.concurrent.atomic.AtomicInteger();
   private HttpServer server;
 
   volatile Mode stateMode = Mode.OK;
@@ -269,8 +270,17 @@ final class FakeSidecar {
     switch (mode) {
       case OK -> ok.run();
       case FAIL -> error(request, 500, errorCode, message);
-      case HANG -> hanging.add(request);
+      case HANG -> {
+        hanging.add(request);
+        // Left unanswered: only the caller can end it, by giving up on it and closing the connection.
+        request.connection().closeHandler(v -> abandoned.incrementAndGet());
+      }
     }
+  }
+
+  /** How many of the calls left hanging the caller gave up on (it closed their connection). */
+  int abandoned() {
+    return abandoned.get();
   }
 
   private static void error(HttpServerRequest request, int status, String code, String message) {
