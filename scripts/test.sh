@@ -17,7 +17,19 @@ SCRIPT_NAME=test
 require_java_and_maven
 command -v curl >/dev/null || apt_install curl
 started=$(date +%s)
-layer() { say "=== layer $1 ($(( $(date +%s) - started )) s so far)"; }
+# LAYERS=1,3 runs those layers only (each one still needs what it needs, e.g. layer 3 builds the jars it runs); the
+# ones left out are named as not run. CI runs every layer.
+LAYERS=${LAYERS:-1,2,3,4,5,6}
+[ -z "${CI:-}" ] || [ "$LAYERS" = 1,2,3,4,5,6 ] || die "CI runs every layer: unset LAYERS (it is '$LAYERS')"
+# layer N TITLE: announces layer N and succeeds if it is to run, else says it is not run and fails.
+layer() {
+  if [[ ",$LAYERS," == *",$1,"* ]]; then
+    say "=== layer $1: $2 ($(( $(date +%s) - started )) s so far)"
+  else
+    say "--- layer $1 NOT RUN (LAYERS=$LAYERS): $2"
+    return 1
+  fi
+}
 
 # On exit: the cleanup of the layer under way (layer_cleanup), and the background builds if they still run.
 layer_cleanup=""
@@ -63,11 +75,14 @@ say "the ports of every system this command starts are free (scripts/test-system
 prebuild_log=$PWD/e2e-tests/target/prebuild.log
 mkdir -p "$(dirname "$prebuild_log")"
 if [ "${PREBUILD:-on}" != off ]; then
-  setsid nice -n 19 bash -c '
+  LAYERS=$LAYERS setsid nice -n 19 bash -c '
     set -e
-    scripts/setup-daprd.sh; scripts/setup-daprd.sh sentry
-    scripts/setup-go-tool.sh prometheus; scripts/setup-go-tool.sh k6
-    if [ "$(id -u)" -eq 0 ]; then
+    wants() { [[ ",$LAYERS," == *",$1,"* ]]; }
+    if wants 3 || wants 4 || wants 6; then
+      scripts/setup-daprd.sh; scripts/setup-daprd.sh sentry; scripts/setup-go-tool.sh prometheus
+    fi
+    if wants 4; then scripts/setup-go-tool.sh k6; fi
+    if wants 6 && [ "$(id -u)" -eq 0 ]; then
       scripts/setup-kubernetes.sh
       for name in operator injector placement scheduler; do scripts/setup-daprd.sh "$name"; done
     fi' > "$prebuild_log" 2>&1 < /dev/null &
@@ -75,128 +90,139 @@ if [ "${PREBUILD:-on}" != off ]; then
   say "the Go tools of layers 3 to 6 build in the background where missing (log: $prebuild_log)"
 fi
 
-layer "1: verticle unit tests and fat jars (mvn -B verify)"
-mvn -B -ntp verify
+if layer 1 "verticle unit tests and fat jars (mvn -B verify)"; then
+  mvn -B -ntp verify
+fi
 
-layer "2: manifests/ (kustomize, Kubernetes schemas strict, Dapr CRD schemas, rules)"
-scripts/validate-manifests.sh
+if layer 2 "manifests/ (kustomize, Kubernetes schemas strict, Dapr CRD schemas, rules)"; then
+  scripts/validate-manifests.sh
+fi
 
-layer "3: end to end against real Dapr sidecars"
-command -v redis-server >/dev/null || apt_install redis-server redis-tools
-command -v tcpdump >/dev/null || apt_install tcpdump # SecurityE2E captures the sidecars' traffic on loopback
-scripts/setup-daprd.sh >/dev/null
-scripts/setup-daprd.sh sentry >/dev/null
-# Unit tests already ran in layer 1: -Dtest=none skips them here, failsafe runs the *E2E classes. The fault suite's
-# outage of every replica lasts E2E_OUTAGE_SECONDS (20 here; 60 is the full case, about 2 minutes longer).
-rm -f e2e-tests/target/e2e/faults.txt
-mvn -B -ntp -Pe2e verify -pl e2e-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
-  -De2e.outage.seconds="${E2E_OUTAGE_SECONDS:-20}"
-for report in e2e-tests/target/e2e/replica-spread.txt e2e-tests/target/e2e/faults.txt; do
-  [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
-done
-
-layer "4: k6 load scripts, smoke-sized"
-# k6 would send usage statistics to stats.grafana.org after each run: the tests send nothing off this machine.
-export K6_NO_USAGE_REPORT=true
-K6=$(scripts/setup-go-tool.sh k6 | tail -n 1)
-SMOKE_DIR=$PWD/load/results/smoke
-rm -rf "$SMOKE_DIR" && mkdir -p "$SMOKE_DIR"
-SMOKE_OFFSET=$(test_system_offset smoke)
-SMOKE_TODO=http://127.0.0.1:$(plan_port app 0 "$SMOKE_OFFSET")
-SMOKE_PROMETHEUS=http://127.0.0.1:$(plan_port prometheus 0 "$SMOKE_OFFSET")
-stop_smoke() { RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=$SMOKE_OFFSET scripts/run.sh stop >/dev/null 2>&1 || true; }
-layer_cleanup=stop_smoke
-RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=$SMOKE_OFFSET scripts/run.sh --detach > "$SMOKE_DIR/run.log" 2>&1 \
-  || { tail -n 30 "$SMOKE_DIR/run.log" >&2; die "the system did not start"; }
-# The scripts' latency bounds (P99_MS, 250 ms by default) are the benchmark's: here each runs with a bound no answer
-# reaches (SMOKE_P99_MS), so that a busy machine cannot fail the smoke, while every other threshold of theirs holds.
-# First a few seconds of warm-up, which the Prometheus count below leaves out.
-SMOKE_P99_MS=100000
-TODO_URL=$SMOKE_TODO RATE=20 DURATION=3s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/warmup.json \
-  "$K6" run -q load/create-tasks.js > "$SMOKE_DIR/warmup.txt" 2>&1 || { cat "$SMOKE_DIR/warmup.txt"; die "the warm-up failed"; }
-# Both JVMs started on their class-data archives (run.sh: scripts/lib.sh class_data_archive, a training run once).
-for app in todo-api notification-1; do
-  pid=$(awk -v n="$app" '$1 == n {print $2}' "$SMOKE_DIR/run/processes")
-  archive=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^-XX:SharedArchiveFile=//p')
-  [ -n "$archive" ] && [ -s "$archive" ] || die "$app was started without its class-data archive (see $SMOKE_DIR/run.log)"
-done
-say "todo-api and the replicas run on their class-data archives"
-# Prometheus (started by run.sh, scraping every 2 s) must count exactly the POST /tasks that k6 sends: todo-api's
-# vertx_http_server_requests_total, read before and after the run.
-prometheus_posts() {
-  curl -s --max-time 5 "$SMOKE_PROMETHEUS/api/v1/query" --data-urlencode \
-    'query=sum(vertx_http_server_requests_total{job="todo-api",route="/tasks",method="POST"})' \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)'
-}
-# Waits (60 s at most: Prometheus scrapes every 2 s) until Prometheus counts $1 POST /tasks; prints what it counts.
-prometheus_counts() {
-  local count
-  for _ in $(seq 1 120); do
-    count=$(prometheus_posts)
-    [ "$count" -eq "$1" ] && break
-    sleep 0.5
+if layer 3 "end to end against real Dapr sidecars"; then
+  command -v redis-server >/dev/null || apt_install redis-server redis-tools
+  command -v tcpdump >/dev/null || apt_install tcpdump # SecurityE2E captures the sidecars' traffic on loopback
+  # Every tool scripts/run.sh uses, built (or waited for, if the background build is at it) before the first system
+  # starts: a build inside an e2e class's run.sh counts against its start limit (seen on a fresh machine: run.sh
+  # building Prometheus for 300 s in ObservabilityE2E).
+  scripts/setup-daprd.sh >/dev/null
+  scripts/setup-daprd.sh sentry >/dev/null
+  scripts/setup-go-tool.sh prometheus >/dev/null
+  scripts/setup-zipkin.sh >/dev/null
+  # Unit tests already ran in layer 1: -Dtest=none skips them here, failsafe runs the *E2E classes. The fault suite's
+  # outage of every replica lasts E2E_OUTAGE_SECONDS (20 here; 60 is the full case, about 2 minutes longer).
+  rm -f e2e-tests/target/e2e/faults.txt
+  mvn -B -ntp -Pe2e verify -pl e2e-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
+    -De2e.outage.seconds="${E2E_OUTAGE_SECONDS:-20}"
+  for report in e2e-tests/target/e2e/replica-spread.txt e2e-tests/target/e2e/faults.txt; do
+    [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
   done
-  echo "$count"
-}
-k6_sent() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["values"]["count"]))' "$1"; }
-# The warm-up's requests, all scraped: the count the smoke's are added to.
-posts_before=$(prometheus_counts "$(k6_sent "$SMOKE_DIR/warmup.json")")
-TODO_URL=$SMOKE_TODO RATE=20 DURATION=5s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/create.json \
-  "$K6" run -q load/create-tasks.js
-sent=$(k6_sent "$SMOKE_DIR/create.json")
-counted=$(( $(prometheus_counts $((posts_before + sent))) - posts_before ))
-[ "$counted" -eq "$sent" ] || die "Prometheus counted $counted POST /tasks of todo-api, k6 sent $sent"
-say "Prometheus counted the $sent POST /tasks that k6 sent (vertx_http_server_requests_total of todo-api)"
-# Dapr's own Grafana sidecar dashboard (in the module github.com/dapr/dapr@v1.18.3, grafana/), its variables and every
-# panel's query, against this Prometheus: what a team importing it would see (no Grafana is built here; README).
-dapr_dir=$(cd /tmp && GOFLAGS='' go mod download -json github.com/dapr/dapr@v1.18.3 \
-  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-python3 scripts/check-dapr-dashboards.py --prometheus "$SMOKE_PROMETHEUS" \
-  --dashboard "$dapr_dir/grafana/grafana-sidecar-dashboard.json" --out "$SMOKE_DIR/dapr-dashboard.txt" > /dev/null \
-  || die "Dapr's sidecar dashboard does not see this system (its panels: $SMOKE_DIR/dapr-dashboard.txt)"
-say "Dapr's Grafana sidecar dashboard: $(tail -n 1 "$SMOKE_DIR/dapr-dashboard.txt") ($SMOKE_DIR/dapr-dashboard.txt)"
-# The floor calls todo-api's sidecar itself, so it needs the sidecar's API token (in the environment, not on a command line).
-DAPR_API_TOKEN=$(cat "$SMOKE_DIR/run/secrets/todo-api.dapr-api-token") DAPR_URL=http://127.0.0.1:$(plan_port http 0 "$SMOKE_OFFSET") RATE=20 DURATION=3s \
-  P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/floor.json "$K6" run -q load/floor.js
-# The search ends when a plateau fails its thresholds (exit 99); here both plateaus are low and must hold.
-TODO_URL=$SMOKE_TODO RATES=10,20 STEP=2s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/max-rate.json \
-  "$K6" run -q load/max-rate.js
-grep -q '"best": 20' "$SMOKE_DIR/max-rate.json" || die "max-rate.js did not find that 20/s holds"
-stop_smoke
-layer_cleanup=""
-# The benchmark's peers (scripts/benchmark.sh peers): todo-api, the seed's FastAPI service and Spring Boot + Dapr SDK
-# (our JVM flags and the JVM's defaults), each built and run in todo-api's place behind the same daprd for seconds, so
-# that none of them can rot: every create answered with the pending task, one notification counted at the replicas
-# for each, the rate search run (scripts/peers_report.py --check).
-PORT_OFFSET=$(test_system_offset peers) SMOKE=1 BENCH_OUT=$SMOKE_DIR/peers scripts/benchmark.sh peers || die "the peers' smoke failed (see $SMOKE_DIR/peers)"
-
-layer "5: images built and run with daprd containers (Testcontainers)"
-if scripts/build-images.sh; then
-  mvn -B -ntp -Pcontainers verify -pl container-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
-else
-  # Not silent: without a Docker engine the images cannot be built or run here. CI starts one, so there this fails.
-  say "!!! layer 5 NOT RUN: scripts/build-images.sh failed (no Docker engine could be started?) !!!"
-  [ -z "${CI:-}" ] || die "CI must run the container layer"
 fi
 
-layer "6: the system on a one-node Kubernetes cluster built here, deployed as a user deploys it (mvn -Pcluster)"
-# scripts/cluster.sh: Kubernetes v1.34.4, etcd, CoreDNS and Helm built from the Go module proxy (first time: about
-# 12 minutes on 2 cores, then cached), Dapr 1.18.3 from its Helm chart, a bridge of its own; it needs root.
-if [ "$(id -u)" -eq 0 ]; then
-  t=$(date +%s)
-  scripts/setup-kubernetes.sh >/dev/null
-  for name in operator injector placement scheduler; do scripts/setup-daprd.sh "$name" >/dev/null; done
-  say "cluster builds ready in $(( $(date +%s) - t )) s"
-  # ClusterK8s takes its cluster down itself; this is for a run that is cut short.
-  cluster_down() { scripts/cluster.sh down >/dev/null 2>&1 || true; }
-  layer_cleanup=cluster_down
-  mvn -B -ntp -Pcluster verify -pl e2e-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
+if layer 4 "k6 load scripts, smoke-sized"; then
+  # k6 would send usage statistics to stats.grafana.org after each run: the tests send nothing off this machine.
+  export K6_NO_USAGE_REPORT=true
+  K6=$(scripts/setup-go-tool.sh k6 | tail -n 1)
+  SMOKE_DIR=$PWD/load/results/smoke
+  rm -rf "$SMOKE_DIR" && mkdir -p "$SMOKE_DIR"
+  SMOKE_OFFSET=$(test_system_offset smoke)
+  SMOKE_TODO=http://127.0.0.1:$(plan_port app 0 "$SMOKE_OFFSET")
+  SMOKE_PROMETHEUS=http://127.0.0.1:$(plan_port prometheus 0 "$SMOKE_OFFSET")
+  stop_smoke() { RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=$SMOKE_OFFSET scripts/run.sh stop >/dev/null 2>&1 || true; }
+  layer_cleanup=stop_smoke
+  RUN_DIR=$SMOKE_DIR/run PORT_OFFSET=$SMOKE_OFFSET scripts/run.sh --detach > "$SMOKE_DIR/run.log" 2>&1 \
+    || { tail -n 30 "$SMOKE_DIR/run.log" >&2; die "the system did not start"; }
+  # The scripts' latency bounds (P99_MS, 250 ms by default) are the benchmark's: here each runs with a bound no answer
+  # reaches (SMOKE_P99_MS), so that a busy machine cannot fail the smoke, while every other threshold of theirs holds.
+  # First a few seconds of warm-up, which the Prometheus count below leaves out.
+  SMOKE_P99_MS=100000
+  TODO_URL=$SMOKE_TODO RATE=20 DURATION=3s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/warmup.json \
+    "$K6" run -q load/create-tasks.js > "$SMOKE_DIR/warmup.txt" 2>&1 || { cat "$SMOKE_DIR/warmup.txt"; die "the warm-up failed"; }
+  # Both JVMs started on their class-data archives (run.sh: scripts/lib.sh class_data_archive, a training run once).
+  for app in todo-api notification-1; do
+    pid=$(awk -v n="$app" '$1 == n {print $2}' "$SMOKE_DIR/run/processes")
+    archive=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^-XX:SharedArchiveFile=//p')
+    [ -n "$archive" ] && [ -s "$archive" ] || die "$app was started without its class-data archive (see $SMOKE_DIR/run.log)"
+  done
+  say "todo-api and the replicas run on their class-data archives"
+  # Prometheus (started by run.sh, scraping every 2 s) must count exactly the POST /tasks that k6 sends: todo-api's
+  # vertx_http_server_requests_total, read before and after the run.
+  prometheus_posts() {
+    curl -s --max-time 5 "$SMOKE_PROMETHEUS/api/v1/query" --data-urlencode \
+      'query=sum(vertx_http_server_requests_total{job="todo-api",route="/tasks",method="POST"})' \
+      | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)'
+  }
+  # Waits (60 s at most: Prometheus scrapes every 2 s) until Prometheus counts $1 POST /tasks; prints what it counts.
+  prometheus_counts() {
+    local count
+    for _ in $(seq 1 120); do
+      count=$(prometheus_posts)
+      [ "$count" -eq "$1" ] && break
+      sleep 0.5
+    done
+    echo "$count"
+  }
+  k6_sent() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["values"]["count"]))' "$1"; }
+  # The warm-up's requests, all scraped: the count the smoke's are added to.
+  posts_before=$(prometheus_counts "$(k6_sent "$SMOKE_DIR/warmup.json")")
+  TODO_URL=$SMOKE_TODO RATE=20 DURATION=5s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/create.json \
+    "$K6" run -q load/create-tasks.js
+  sent=$(k6_sent "$SMOKE_DIR/create.json")
+  counted=$(( $(prometheus_counts $((posts_before + sent))) - posts_before ))
+  [ "$counted" -eq "$sent" ] || die "Prometheus counted $counted POST /tasks of todo-api, k6 sent $sent"
+  say "Prometheus counted the $sent POST /tasks that k6 sent (vertx_http_server_requests_total of todo-api)"
+  # Dapr's own Grafana sidecar dashboard (in the module github.com/dapr/dapr@v1.18.3, grafana/), its variables and every
+  # panel's query, against this Prometheus: what a team importing it would see (no Grafana is built here; README).
+  dapr_dir=$(cd /tmp && GOFLAGS='' go mod download -json github.com/dapr/dapr@v1.18.3 \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  python3 scripts/check-dapr-dashboards.py --prometheus "$SMOKE_PROMETHEUS" \
+    --dashboard "$dapr_dir/grafana/grafana-sidecar-dashboard.json" --out "$SMOKE_DIR/dapr-dashboard.txt" > /dev/null \
+    || die "Dapr's sidecar dashboard does not see this system (its panels: $SMOKE_DIR/dapr-dashboard.txt)"
+  say "Dapr's Grafana sidecar dashboard: $(tail -n 1 "$SMOKE_DIR/dapr-dashboard.txt") ($SMOKE_DIR/dapr-dashboard.txt)"
+  # The floor calls todo-api's sidecar itself, so it needs the sidecar's API token (in the environment, not on a command line).
+  DAPR_API_TOKEN=$(cat "$SMOKE_DIR/run/secrets/todo-api.dapr-api-token") DAPR_URL=http://127.0.0.1:$(plan_port http 0 "$SMOKE_OFFSET") RATE=20 DURATION=3s \
+    P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/floor.json "$K6" run -q load/floor.js
+  # The search ends when a plateau fails its thresholds (exit 99); here both plateaus are low and must hold.
+  TODO_URL=$SMOKE_TODO RATES=10,20 STEP=2s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/max-rate.json \
+    "$K6" run -q load/max-rate.js
+  grep -q '"best": 20' "$SMOKE_DIR/max-rate.json" || die "max-rate.js did not find that 20/s holds"
+  stop_smoke
   layer_cleanup=""
-  report=e2e-tests/target/cluster/report.txt
-  [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
-else
-  say "!!! layer 6 NOT RUN: the cluster's node (containerd, the kubelet, a bridge, iptables) needs root !!!"
-  [ -z "${CI:-}" ] || die "CI must run the cluster layer"
+  # The benchmark's peers (scripts/benchmark.sh peers): todo-api, the seed's FastAPI service and Spring Boot + Dapr SDK
+  # (our JVM flags and the JVM's defaults), each built and run in todo-api's place behind the same daprd for seconds, so
+  # that none of them can rot: every create answered with the pending task, one notification counted at the replicas
+  # for each, the rate search run (scripts/peers_report.py --check).
+  PORT_OFFSET=$(test_system_offset peers) SMOKE=1 BENCH_OUT=$SMOKE_DIR/peers scripts/benchmark.sh peers || die "the peers' smoke failed (see $SMOKE_DIR/peers)"
 fi
 
-say "all layers passed in $(( $(date +%s) - started )) s"
+if layer 5 "images built and run with daprd containers (Testcontainers)"; then
+  if scripts/build-images.sh; then
+    mvn -B -ntp -Pcontainers verify -pl container-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
+  else
+    # Not silent: without a Docker engine the images cannot be built or run here. CI starts one, so there this fails.
+    say "!!! layer 5 NOT RUN: scripts/build-images.sh failed (no Docker engine could be started?) !!!"
+    [ -z "${CI:-}" ] || die "CI must run the container layer"
+  fi
+fi
+
+if layer 6 "the system on a one-node Kubernetes cluster built here, deployed as a user deploys it (mvn -Pcluster)"; then
+  # scripts/cluster.sh: Kubernetes v1.34.4, etcd, CoreDNS and Helm built from the Go module proxy (first time: about
+  # 12 minutes on 2 cores, then cached), Dapr 1.18.3 from its Helm chart, a bridge of its own; it needs root.
+  if [ "$(id -u)" -eq 0 ]; then
+    t=$(date +%s)
+    scripts/setup-kubernetes.sh >/dev/null
+    for name in operator injector placement scheduler; do scripts/setup-daprd.sh "$name" >/dev/null; done
+    say "cluster builds ready in $(( $(date +%s) - t )) s"
+    # ClusterK8s takes its cluster down itself; this is for a run that is cut short.
+    cluster_down() { scripts/cluster.sh down >/dev/null 2>&1 || true; }
+    layer_cleanup=cluster_down
+    mvn -B -ntp -Pcluster verify -pl e2e-tests -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false
+    layer_cleanup=""
+    report=e2e-tests/target/cluster/report.txt
+    [ -f "$report" ] && { say "$report:"; sed 's/^/    /' "$report" >&2; }
+  else
+    say "!!! layer 6 NOT RUN: the cluster's node (containerd, the kubelet, a bridge, iptables) needs root !!!"
+    [ -z "${CI:-}" ] || die "CI must run the cluster layer"
+  fi
+fi
+
+say "layers $LAYERS passed in $(( $(date +%s) - started )) s"
