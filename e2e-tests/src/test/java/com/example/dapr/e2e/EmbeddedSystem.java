@@ -67,10 +67,17 @@ final class EmbeddedSystem implements AutoCloseable {
 
   private void runStart() throws Exception {
     Path log = runDir.resolve("run.sh.log");
-    int exit = script(startCommand, log, 300);
-    if (exit != 0) {
-      throw new IllegalStateException(String.join(" ", startCommand) + " failed with exit " + exit + ":\n"
-        + tail(log, 40));
+    try {
+      int exit = script(startCommand, log, 300);
+      if (exit != 0) {
+        throw new IllegalStateException(String.join(" ", startCommand) + " failed with exit " + exit + ":\n"
+          + tail(log, 40));
+      }
+    } catch (Exception | Error failed) {
+      // What the start got to (Redis, Sentry, some sidecars) must not outlive it: the caller never gets this system to
+      // close, and the next run would find its ports taken (seen after a start that hit its time limit).
+      stopQuietly();
+      throw failed;
     }
     tokens = tokensByPort();
   }
