@@ -98,6 +98,17 @@ if layer 2 "manifests/ (kustomize, Kubernetes schemas strict, Dapr CRD schemas, 
   scripts/validate-manifests.sh
 fi
 
+# Layers 3 and 4 start systems on the fixed ports of scripts/test-systems.txt: a second test command on this machine
+# (another checkout) would start the same systems on the same ports. They wait for each other on one lock instead.
+TEST_LOCK=${TEST_LOCK:-/tmp/todo-e2e.lock}
+exec {test_lock}>"$TEST_LOCK"
+if ! flock -n "$test_lock"; then
+  t=$(date +%s)
+  say "waiting for another test command on this machine to finish its systems (lock $TEST_LOCK, held by pid(s) $(fuser "$TEST_LOCK" 2>/dev/null | xargs))"
+  flock "$test_lock"
+  say "waited $(( $(date +%s) - t )) s for $TEST_LOCK"
+fi
+
 if layer 3 "end to end against real Dapr sidecars"; then
   command -v redis-server >/dev/null || apt_install redis-server redis-tools
   command -v tcpdump >/dev/null || apt_install tcpdump # SecurityE2E captures the sidecars' traffic on loopback
@@ -193,6 +204,8 @@ if layer 4 "k6 load scripts, smoke-sized"; then
   # for each, the rate search run (scripts/peers_report.py --check).
   PORT_OFFSET=$(test_system_offset peers) SMOKE=1 BENCH_OUT=$SMOKE_DIR/peers scripts/benchmark.sh peers || die "the peers' smoke failed (see $SMOKE_DIR/peers)"
 fi
+
+exec {test_lock}>&-
 
 if layer 5 "images built and run with daprd containers (Testcontainers)"; then
   if scripts/build-images.sh; then
