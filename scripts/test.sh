@@ -19,7 +19,7 @@ command -v curl >/dev/null || apt_install curl
 started=$(date +%s)
 # LAYERS=1,3 runs those layers only (each one still needs what it needs, e.g. layer 3 builds the jars it runs); the
 # ones left out are named as not run. CI runs every layer.
-LAYERS=${LAYERS:-1,2,3,4,5,6}
+export LAYERS=${LAYERS:-1,2,3,4,5,6}
 [ -z "${CI:-}" ] || [ "$LAYERS" = 1,2,3,4,5,6 ] || die "CI runs every layer: unset LAYERS (it is '$LAYERS')"
 # layer N TITLE: announces layer N and succeeds if it is to run, else says it is not run and fails.
 layer() {
@@ -40,6 +40,25 @@ on_exit() {
 }
 trap on_exit EXIT
 
+# Layers 3 and 4 start systems on the fixed ports of scripts/test-systems.txt: a second test command on this machine
+# (another checkout) would start the same systems on the same ports. So one waits for the other, from before the check
+# of the ports below to the end of layer 4, on one lock.
+TEST_LOCK=${TEST_LOCK:-/tmp/todo-e2e.lock}
+test_lock=""
+if [[ ",$LAYERS," == *,3,* || ",$LAYERS," == *,4,* ]]; then
+  exec {test_lock}>"$TEST_LOCK"
+  if ! flock -n "$test_lock"; then
+    t=$(date +%s)
+    say "waiting for another test command on this machine to finish its systems (lock $TEST_LOCK, held by pid(s) $(fuser "$TEST_LOCK" 2>/dev/null | xargs))"
+    flock "$test_lock"
+    say "waited $(( $(date +%s) - t )) s for $TEST_LOCK"
+  fi
+fi
+
+# without_test_lock COMMAND...: runs COMMAND without the lock's descriptor, so that what outlives layer 4 cannot hold it.
+# Call it in a subshell of its own: ( without_test_lock ... ) &
+without_test_lock() { [ -z "$test_lock" ] || exec {test_lock}>&-; exec "$@"; }
+
 # Before anything starts: every port of the systems this command starts (scripts/test-systems.txt; a user's own
 # scripts/run.sh, up to --replicas 10, never shares one of them) must be free. Systems an interrupted earlier run left
 # in this command's own run folders are stopped first.
@@ -51,9 +70,12 @@ for run_dir in e2e-tests/target/e2e/*/ load/results/smoke/run/ load/results/smok
   say "stopping what an earlier run left running in $run_dir"
   RUN_DIR=$run_dir PORT_OFFSET=${offset:-0} scripts/run.sh stop >/dev/null 2>&1 || true
 done
+# The layer that starts each row's system: the e2e classes' in 3, the k6 smoke's in 4, the cluster in 6; a user's own
+# system, the soak and the benchmark are started by no layer (they are planned around, not checked).
+row_layer() { case "$1" in default | soak | benchmark) echo - ;; smoke | peers) echo 4 ;; cluster) echo 6 ;; *) echo 3 ;; esac; }
 taken=()
 while read -r name _; do
-  [ "$name" = default ] && continue # a user's own system: the others are planned around it
+  [[ ",$LAYERS," == *",$(row_layer "$name"),"* ]] || continue
   while read -r port what; do
     if port_in_use "$port"; then
       holder=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -n 1 \
@@ -75,7 +97,7 @@ say "the ports of every system this command starts are free (scripts/test-system
 prebuild_log=$PWD/e2e-tests/target/prebuild.log
 mkdir -p "$(dirname "$prebuild_log")"
 if [ "${PREBUILD:-on}" != off ]; then
-  LAYERS=$LAYERS setsid nice -n 19 bash -c '
+  (LAYERS=$LAYERS without_test_lock setsid nice -n 19 bash -c '
     set -e
     wants() { [[ ",$LAYERS," == *",$1,"* ]]; }
     if wants 3 || wants 4 || wants 6; then
@@ -85,7 +107,7 @@ if [ "${PREBUILD:-on}" != off ]; then
     if wants 6 && [ "$(id -u)" -eq 0 ]; then
       scripts/setup-kubernetes.sh
       for name in operator injector placement scheduler; do scripts/setup-daprd.sh "$name"; done
-    fi' > "$prebuild_log" 2>&1 < /dev/null &
+    fi' > "$prebuild_log" 2>&1 < /dev/null) &
   prebuild_pid=$!
   say "the Go tools of layers 3 to 6 build in the background where missing (log: $prebuild_log)"
 fi
@@ -96,17 +118,6 @@ fi
 
 if layer 2 "manifests/ (kustomize, Kubernetes schemas strict, Dapr CRD schemas, rules)"; then
   scripts/validate-manifests.sh
-fi
-
-# Layers 3 and 4 start systems on the fixed ports of scripts/test-systems.txt: a second test command on this machine
-# (another checkout) would start the same systems on the same ports. They wait for each other on one lock instead.
-TEST_LOCK=${TEST_LOCK:-/tmp/todo-e2e.lock}
-exec {test_lock}>"$TEST_LOCK"
-if ! flock -n "$test_lock"; then
-  t=$(date +%s)
-  say "waiting for another test command on this machine to finish its systems (lock $TEST_LOCK, held by pid(s) $(fuser "$TEST_LOCK" 2>/dev/null | xargs))"
-  flock "$test_lock"
-  say "waited $(( $(date +%s) - t )) s for $TEST_LOCK"
 fi
 
 if layer 3 "end to end against real Dapr sidecars"; then
@@ -205,7 +216,7 @@ if layer 4 "k6 load scripts, smoke-sized"; then
   PORT_OFFSET=$(test_system_offset peers) SMOKE=1 BENCH_OUT=$SMOKE_DIR/peers scripts/benchmark.sh peers || die "the peers' smoke failed (see $SMOKE_DIR/peers)"
 fi
 
-exec {test_lock}>&-
+[ -z "$test_lock" ] || exec {test_lock}>&-
 
 if layer 5 "images built and run with daprd containers (Testcontainers)"; then
   if scripts/build-images.sh; then
