@@ -22,6 +22,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -230,7 +231,9 @@ class ServiceInvocationE2E extends AgainstEmbeddedSystem {
 
     system.stopAndStartAgain();
 
-    assertEquals("0", RedisCli.run(redisPort, "XLEN", stream), "the last run's unpublishable outbox events are gone");
+    // The new start's own outbox self-check may have added its event since: none of the last run's may be left.
+    assertFalse(RedisCli.run(redisPort, "XRANGE", stream, "-", "+").contains("left over"),
+      "the last run's unpublishable outbox events are gone");
     for (int i = 0; i < 20; i++) {
       create(system.todoPort(), "After the restart " + i);
     }

@@ -184,9 +184,12 @@ final class OutboxCheck {
   private void retry(Throwable failure) {
     lastError = String.valueOf(failure.getMessage());
     long delay = BACKOFF.delayMs(attempts - 1);
+    // The first attempt usually meets a sidecar still starting (scripts/run.sh starts it after todo-api): said once,
+    // quietly; a warning only when it goes on.
     if (attempts == 1 || attempts % WARN_EVERY == 0) {
-      LOG.warning(() -> "outbox check of state store '" + component + "' not done yet (attempt " + attempts + "): "
-        + lastError + "; trying again in " + delay + " ms (creates wait for it, readiness is DOWN meanwhile)");
+      LOG.log(attempts == 1 ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING, () -> "outbox check of "
+        + "state store '" + component + "' not done yet (attempt " + attempts + "): " + lastError + "; trying again in "
+        + delay + " ms (creates wait for it, readiness is DOWN meanwhile)");
     } else {
       LOG.fine(() -> "outbox check attempt " + attempts + " failed: " + lastError);
     }
