@@ -12,6 +12,11 @@
 #   scripts/run.sh                 start, wait until ready, print a summary, stay in the foreground; Ctrl-C stops all
 #   scripts/run.sh --detach        the same, then return and leave it running; `scripts/run.sh stop` stops it
 #   scripts/run.sh --redis         Redis as the state store of the tasks too, as in the seed
+#   scripts/run.sh --state-components DIR
+#                                  your own `statestore` component (a folder of Dapr component files) instead of
+#                                  dapr/state-memory or dapr/state-redis; REDIS_HOST is set for it (envRef). Without
+#                                  outboxPublishPubsub/outboxPublishTopic todo-api refuses creates and completions
+#                                  (README, "Troubleshooting") and this says so instead of waiting for its readiness
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
 #   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no tracer in the apps (for comparison)
@@ -35,6 +40,7 @@ SCRIPT_NAME=run
 . "$ROOT/scripts/lib.sh"
 
 STORE=${STATE_STORE:-memory}
+STATE_COMPONENTS=
 REPLICAS=${NOTIFICATION_REPLICAS:-3}
 DETACH=0
 SECURE=1
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --redis) STORE=redis ;;
     --memory) STORE=memory ;;
+    --state-components) [ $# -ge 2 ] || die "--state-components needs a folder"; STATE_COMPONENTS=$2; shift ;;
     --replicas) [ $# -ge 2 ] || die "--replicas needs a number"; REPLICAS=$2; shift ;;
     --detach|-d) DETACH=1 ;;
     --insecure) SECURE=0 ;;
@@ -58,6 +65,16 @@ while [ $# -gt 0 ]; do
 done
 case "$REPLICAS" in ''|*[!0-9]*) die "--replicas must be a number from 1 to 9, got '$REPLICAS'" ;; esac
 [ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le 9 ] || die "--replicas must be from 1 to 9, got $REPLICAS"
+
+if [ -n "$STATE_COMPONENTS" ]; then
+  [ -d "$STATE_COMPONENTS" ] || die "--state-components: '$STATE_COMPONENTS' is not a folder"
+  STATE_COMPONENTS=$(cd "$STATE_COMPONENTS" && pwd)
+  grep -lqs 'name: *statestore' "$STATE_COMPONENTS"/*.y*ml \
+    || die "--state-components: no component named 'statestore' in $STATE_COMPONENTS (todo-api's STATE_STORE_NAME)"
+  STORE=$STATE_COMPONENTS
+else
+  STATE_COMPONENTS=$ROOT/dapr/state-$STORE
+fi
 
 RUN_DIR=${RUN_DIR:-$ROOT/.run}
 mkdir -p "$RUN_DIR"
@@ -189,6 +206,27 @@ wait_http() { # what url timeout_s pid log [header file, read by curl: the token
     sleep 0.2
   done
 }
+
+# todo-api's readiness, or its outbox check's verdict that the state store has no outbox: that one does not pass with
+# time, so it is said at once (the system is left running, creates refused) instead of after the timeout.
+wait_todo_ready() { # url timeout_s pid log
+  local url=$1 timeout=$2 pid=$3 log=$4 body code
+  local deadline=$(( $(date +%s) + timeout ))
+  while true; do
+    body=$(curl -s --max-time 2 -w '\n%{http_code}' "$url" || true)
+    code=${body##*$'\n'}
+    case "$code" in 2??) return 0 ;; esac
+    if printf '%s' "$body" | grep -q '"missing_metadata"'; then
+      say "WARNING: todo-api is not ready: $(grep -o 'state store component [^"]*' <<< "$body" | head -n 1)"
+      OUTBOX_MISSING=1
+      return 0
+    fi
+    alive "$pid" || { say "todo-api exited; the end of its log ($log):"; tail -n 25 "$log" >&2; return 1; }
+    [ "$(date +%s)" -lt "$deadline" ] || { say "todo-api not ready after ${timeout}s ($url answered '$code'); the end of its log:"; tail -n 25 "$log" >&2; return 1; }
+    sleep 0.2
+  done
+}
+OUTBOX_MISSING=0
 
 # 3. redis-server: append-only file in the run folder, fsync once a second. A crash of redis-server loses nothing it
 # acknowledged (it writes the file before it answers); a crash of the machine can lose the last second or so.
@@ -392,7 +430,7 @@ start_sidecar() { # k app_id
     --dapr-internal-grpc-port "$(internal_port "$k")" --metrics-port "$(metrics_port "$k")" \
     --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
     --metrics-listen-address 127.0.0.1 \
-    --resources-path "$ROOT/dapr/components" --resources-path "$ROOT/dapr/state-$STORE" \
+    --resources-path "$ROOT/dapr/components" --resources-path "$STATE_COMPONENTS" \
     --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" "${METRICS_FLAGS[@]}" \
     --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
 }
@@ -429,7 +467,7 @@ while read -r name pid url; do
   case "$name" in *-daprd) wait_http "$name" "$url/v1.0/healthz" 90 "$pid" "$LOG_DIR/$name.log" ;; esac
 done < "$PROCESSES"
 todo_pid=$(awk '$1 == "todo-api" {print $2}' "$PROCESSES")
-wait_http "todo-api readiness" "http://127.0.0.1:$(app_port 0)/health/ready" 60 "$todo_pid" "$LOG_DIR/todo-api.log"
+wait_todo_ready "http://127.0.0.1:$(app_port 0)/health/ready" 60 "$todo_pid" "$LOG_DIR/todo-api.log"
 token_header=""
 [ $SECURE -eq 1 ] && token_header=$SECRETS/todo-api.dapr-api-token.header
 wait_http "service invocation todo-api -> notification-service" \
@@ -437,7 +475,11 @@ wait_http "service invocation todo-api -> notification-service" \
   "$LOG_DIR/todo-api-daprd.log" "$token_header"
 READY=1
 
-say "ready: state store '$STORE', $REPLICAS notification-service replica(s); $SECURITY_SUMMARY"
+if [ "$OUTBOX_MISSING" -eq 1 ]; then
+  say "running, NOT ready: state store '$STORE' has no outbox; POST /tasks answers 503 STATE_STORE_WITHOUT_OUTBOX"
+else
+  say "ready: state store '$STORE', $REPLICAS notification-service replica(s); $SECURITY_SUMMARY"
+fi
 status >&2 || true
 cat >&2 <<MSG
 

@@ -152,6 +152,17 @@ public final class SidecarClient {
       .mapEmpty();
   }
 
+  /**
+   * One call under {@code /v1.0/state/{store}} outside the state breaker and without retries: {@link OutboxCheck}'s,
+   * which retries on its own while the sidecar starts; its failures then must not open the breaker for the requests
+   * that follow. Fails unless the answer is 2xx.
+   */
+  Future<HttpResponse<Buffer>> stateCallOnce(String operation, HttpMethod method, String subPath, Buffer body) {
+    return send(stateClient, operation, method, statePath + subPath, body, null, resilience.stateTimeoutMs(), false)
+      .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.stateTimeoutMs())))
+      .compose(response -> expectSuccess(operation, response));
+  }
+
   /** {@code GET /v1.0/state/{store}/{key}}: the value and its ETag, or null when the key has no value. */
   public Future<StateEntry> getState(String key) {
     String operation = "get state " + key;

@@ -22,9 +22,15 @@ final class TaskStore {
   static final long IDEMPOTENCY_TTL_SECONDS = 86_400;
 
   private final SidecarClient sidecar;
+  private final OutboxCheck outbox;
 
-  TaskStore(SidecarClient sidecar) {
+  /**
+   * {@code outbox}: the writes with a notification wait for it and are refused before anything is written when the
+   * store has no outbox, where the notification would replace the task.
+   */
+  TaskStore(SidecarClient sidecar, OutboxCheck outbox) {
     this.sidecar = sidecar;
+    this.outbox = outbox;
   }
 
   /** The stored task with its ETag, or null when there is none. */
@@ -34,7 +40,8 @@ final class TaskStore {
 
   /** Saves a new task and its notification in one outbox transaction. */
   Future<Void> create(Task task, Notification notification) {
-    return sidecar.transaction(task.stateKey(), outboxOperations(task, null, notification), false);
+    return outbox.whenPassed()
+      .compose(passed -> sidecar.transaction(task.stateKey(), outboxOperations(task, null, notification), false));
   }
 
   /**
@@ -45,7 +52,8 @@ final class TaskStore {
   Future<Void> update(Task updated, String etag, Notification notification) {
     Future<Void> saved = notification == null
       ? sidecar.saveState(updated.stateKey(), updated.toJson(), etag)
-      : sidecar.transaction(updated.stateKey(), outboxOperations(updated, etag, notification), true);
+      : outbox.whenPassed().compose(passed ->
+        sidecar.transaction(updated.stateKey(), outboxOperations(updated, etag, notification), true));
     return saved.recover(failure -> !(failure instanceof SidecarException e) || !e.isStoreRefusal()
       ? Future.failedFuture(failure)
       // Dapr answers a stale ETag and a failing store alike (409 or 500); the stored ETag tells which it was.
@@ -57,12 +65,12 @@ final class TaskStore {
    * Reserves {@code idempotencyKey} for {@code candidate}: the first request with a key stores it (for
    * {@link #IDEMPOTENCY_TTL_SECONDS}) and gets its candidate back; a later one gets the task the first reserved, to be
    * created if it is not stored yet (the first request may have failed or died before). A key reused with another
-   * title is a 422.
+   * title is a 422. Only creates reserve, so a store without the outbox refuses it before the reservation is written.
    */
   Future<Task> reserve(String idempotencyKey, Task candidate) {
     String key = "idempotency-" + sha256(idempotencyKey);
     JsonObject reservation = candidate.toJson();
-    return sidecar.insertState(key, reservation, IDEMPOTENCY_TTL_SECONDS)
+    return outbox.whenPassed().compose(passed -> sidecar.insertState(key, reservation, IDEMPOTENCY_TTL_SECONDS))
       .map(inserted -> candidate)
       .recover(failure -> !(failure instanceof SidecarException e) || !e.isStoreRefusal()
         ? Future.failedFuture(failure)

@@ -38,6 +38,7 @@ public class TodoVerticle extends VerticleBase {
   private final TodoConfig config;
   private SidecarClient sidecar;
   private NotificationStats stats;
+  private OutboxCheck outboxCheck;
   private HttpServer server;
   private volatile boolean draining;
 
@@ -59,7 +60,8 @@ public class TodoVerticle extends VerticleBase {
     sidecar = new SidecarClient(vertx, config);
     stats = new NotificationStats();
     RecentDeliveries recent = new RecentDeliveries(config.notifications().rememberDelivered());
-    TaskStore store = new TaskStore(sidecar);
+    outboxCheck = new OutboxCheck(vertx, sidecar, config.sidecar().stateStore(), config.resilience().stateTimeoutMs());
+    TaskStore store = new TaskStore(sidecar, outboxCheck);
     TaskNotifier notifier = new TaskNotifier(sidecar, recent, stats);
     TaskHandlers tasks = new TaskHandlers(store, notifier);
     OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), store, notifier, recent, stats);
@@ -103,11 +105,13 @@ public class TodoVerticle extends VerticleBase {
     server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true),
       config.requestReadTimeoutMs(), router);
     TodoConfig.Notifications n = config.notifications();
+    // The outbox check starts once todo-api listens: daprd waits for the app's port before it is fully up.
     return server.listen(config.port())
       .onSuccess(s -> LOG.info(() -> "todo-api listening on port " + s.actualPort() + "; Dapr sidecar at "
         + config.sidecar().host() + ":" + config.sidecar().httpPort() + ", state store '"
-        + config.sidecar().stateStore() + "' with its outbox, notifications to '" + n.appId() + "/" + n.method()
-        + "' (" + n.invokeMode().name().toLowerCase() + " form) and from '" + n.pubsub() + "/" + n.topic() + "'"));
+        + config.sidecar().stateStore() + "' (its outbox checked next), notifications to '" + n.appId() + "/" + n.method()
+        + "' (" + n.invokeMode().name().toLowerCase() + " form) and from '" + n.pubsub() + "/" + n.topic() + "'"))
+      .onSuccess(s -> outboxCheck.start());
   }
 
   /**
@@ -148,8 +152,8 @@ public class TodoVerticle extends VerticleBase {
   }
 
   /**
-   * Ready when the sidecar is ({@code /v1.0/healthz/outbound}) and the process is not stopping; the breakers and what
-   * became of notifications are reported.
+   * Ready when the sidecar is ({@code /v1.0/healthz/outbound}), the state store was found to have the outbox
+   * ({@link OutboxCheck}) and the process is not stopping; the breakers and what became of notifications are reported.
    */
   private HealthCheckHandler readiness() {
     return HealthCheckHandler.create(vertx)
@@ -160,6 +164,7 @@ public class TodoVerticle extends VerticleBase {
       .register("dapr-sidecar", promise -> sidecar.outboundHealth().onComplete(ar -> promise.tryComplete(ar.succeeded()
         ? Status.OK()
         : Status.KO(new JsonObject().put("error", String.valueOf(ar.cause().getMessage()))))))
+      .register("state-store-outbox", promise -> promise.complete(outboxCheck.status()))
       .register("circuit-breakers", promise -> promise.complete(Status.OK(new JsonObject()
         .put("state_store", sidecar.stateBreakerState().name())
         .put("notification_service", sidecar.invokeBreakerState().name()))))

@@ -23,6 +23,8 @@ import java.util.stream.Collectors;
  * {method}}, the {@code dapr-app-id} header form and {@code /v1.0/healthz/outbound} the way daprd 1.18 answers them
  * (its error codes and statuses are re-checked against the real sidecar by the e2e layer), records every request, and
  * fails on demand. What notification-service would have received is kept by notification id: the receiving end.
+ * todo-api's outbox self-check ({@link OutboxCheck}, keys {@code outbox-check-*}) is recorded apart from everything
+ * else, so that what a test counts is what its own requests caused. {@link #withoutOutbox} makes it a plain store.
  */
 final class FakeSidecar {
 
@@ -67,6 +69,15 @@ final class FakeSidecar {
    * published all the same (a phantom). Off: the in-memory store's, where a refused transaction publishes nothing.
    */
   volatile boolean publishRefusedTransactions;
+  /**
+   * A state store component without outboxPublishPubsub/outboxPublishTopic: Dapr then passes a transaction's
+   * operations to the store as they came (pkg/api/http/http.go:1618-1643), so a projection is one more upsert.
+   */
+  volatile boolean withoutOutbox;
+
+  private final List<Received> outboxCheckCalls = new CopyOnWriteArrayList<>();
+  private final List<JsonObject> outboxCheckEvents = new CopyOnWriteArrayList<>();
+  private volatile boolean outboxCheckRefused;
 
   private final List<JsonObject> published = new CopyOnWriteArrayList<>();
   private final List<String> deliveredIds = new CopyOnWriteArrayList<>();
@@ -76,8 +87,17 @@ final class FakeSidecar {
 
   Future<FakeSidecar> start(Vertx vertx) {
     server = vertx.createHttpServer().requestHandler(request -> request.body().onSuccess(body -> {
-      received.add(new Received(request.method().name(), request.path(), MultiMap.caseInsensitiveMultiMap()
-        .addAll(request.headers()), body));
+      Received call = new Received(request.method().name(), request.path(), MultiMap.caseInsensitiveMultiMap()
+        .addAll(request.headers()), body);
+      boolean check = isOutboxCheck(call);
+      (check ? outboxCheckCalls : received).add(call);
+      if (check) {
+        request.response().endHandler(v -> {
+          if (request.response().getStatusCode() / 100 == 4) {
+            outboxCheckRefused = true;
+          }
+        });
+      }
       route(request, body);
     }));
     return server.listen(0, "127.0.0.1").map(this);
@@ -116,15 +136,21 @@ final class FakeSidecar {
         "ERR_STATE_TRANSACTION", "error while executing state transaction: connection refused");
       return;
     }
-    if (request.method().name().equals("GET") && slash > 0) {
+    if (request.method().name().equals("DELETE") && slash > 0) {
+      respond(request, stateMode, () -> {
+        store.remove(rest.substring(slash + 1));
+        request.response().setStatusCode(204).end();
+      }, "ERR_STATE_DELETE", "failed deleting state with key " + rest.substring(slash + 1) + ": connection refused");
+    } else if (request.method().name().equals("GET") && slash > 0) {
       String key = rest.substring(slash + 1);
       respond(request, stateMode, () -> {
         StoredValue stored = store.get(key);
         if (stored == null) {
           request.response().setStatusCode(204).end();
         } else {
+          String text = stored.value().getString(TEXT);
           request.response().putHeader("ETag", stored.etag()).putHeader("Content-Type", "application/json")
-            .end(stored.value().encode());
+            .end(text != null ? io.vertx.core.json.Json.encode(text) : stored.value().encode());
         }
       }, "ERR_STATE_GET", "fail to get " + key + " from state store " + STORE + ": connection refused");
     } else {
@@ -184,7 +210,8 @@ final class FakeSidecar {
       JsonObject operation = (JsonObject) raw;
       JsonObject item = operation.getJsonObject("request");
       JsonObject metadata = item.getJsonObject("metadata", new JsonObject());
-      (("true".equals(metadata.getString("outbox.projection"))) ? projections : saves).add(item);
+      boolean projection = "true".equals(metadata.getString("outbox.projection"));
+      (projection && !withoutOutbox ? projections : saves).add(item);
     }
     for (JsonObject item : saves) {
       if (refused(item)) {
@@ -198,8 +225,10 @@ final class FakeSidecar {
       }
     }
     for (JsonObject item : saves) {
-      store.put(item.getString("key"), new StoredValue(item.getJsonObject("value"),
-        String.valueOf(etags.incrementAndGet())));
+      // A value that is not a JSON object (the self-check's projection is text) is kept as a JSON string.
+      Object value = item.getValue("value");
+      store.put(item.getString("key"), new StoredValue(value instanceof JsonObject object ? object
+        : new JsonObject().put(TEXT, String.valueOf(value)), String.valueOf(etags.incrementAndGet())));
     }
     projections.forEach(this::publish);
     request.response().setStatusCode(204).end();
@@ -207,9 +236,63 @@ final class FakeSidecar {
 
   /** The CloudEvent Dapr's outbox publishes for a projection, as its subscriber receives it. */
   private void publish(JsonObject projection) {
-    published.add(new JsonObject().put("id", "outbox-" + java.util.UUID.randomUUID()).put("source", "todo-api")
-      .put("type", "com.dapr.event.sent").put("specversion", "1.0").put("datacontenttype", "application/json")
-      .put("topic", "notifications").put("pubsubname", "pubsub").put("data", projection.getJsonObject("value")));
+    Object data = projection.getValue("value");
+    boolean check = projection.getString("key").startsWith(OutboxCheck.KEY_PREFIX);
+    (check ? outboxCheckEvents : published).add(new JsonObject().put("id", "outbox-" + java.util.UUID.randomUUID())
+      .put("source", "todo-api").put("type", "com.dapr.event.sent").put("specversion", "1.0")
+      .put("datacontenttype", data instanceof JsonObject ? "application/json" : "text/plain")
+      .put("topic", "notifications").put("pubsubname", "pubsub").put("data", data));
+  }
+
+  /** Marks a stored value that is a JSON string, not an object; {@link #state} answers it as the string. */
+  private static final String TEXT = "__text";
+
+  private static boolean isOutboxCheck(Received call) {
+    if (call.path().contains("/" + OutboxCheck.KEY_PREFIX)) {
+      return true;
+    }
+    if (!call.path().endsWith("/transaction")) {
+      return false;
+    }
+    try {
+      JsonArray operations = call.json().getJsonArray("operations");
+      return operations != null && !operations.isEmpty() && operations.getJsonObject(0).getJsonObject("request")
+        .getString("key", "").startsWith(OutboxCheck.KEY_PREFIX);
+    } catch (RuntimeException notJson) {
+      return false;
+    }
+  }
+
+  /** The self-check's calls (transaction, read back, delete), in order. */
+  List<Received> outboxCheckCalls() {
+    return List.copyOf(outboxCheckCalls);
+  }
+
+  /**
+   * Whether the self-check has finished (it deletes its key once it has read it back) or had a 4xx answer, which it
+   * keeps getting (an unknown store).
+   */
+  boolean outboxCheckFinished() {
+    return outboxCheckRefused || outboxCheckCalls.stream().anyMatch(r -> r.method().equals("DELETE"));
+  }
+
+  /**
+   * Waits (at most 10 s, polling on Vert.x's timer) until todo-api's self-check has finished, so that a test's own
+   * requests and the failures it sets up never meet it.
+   */
+  void awaitOutboxCheck(Vertx vertx) throws Exception {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (!outboxCheckFinished()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("todo-api's outbox self-check did not finish within 10 s: " + outboxCheckCalls);
+      }
+      vertx.timer(10).await(30, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  /** The CloudEvents the outbox published for the self-check. */
+  List<JsonObject> outboxCheckEvents() {
+    return List.copyOf(outboxCheckEvents);
   }
 
   private void invoke(HttpServerRequest request, Buffer body, String appId) {

@@ -58,6 +58,7 @@ class TodoObservabilityTest {
       "DAPR_HTTP_PORT", String.valueOf(sidecar.port()), "SHUTDOWN_DELAY_MS", "0"))));
     vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     port = verticle.actualPort();
+    sidecar.awaitOutboxCheck(vertx);
     client = WebClient.create(vertx);
   }
 

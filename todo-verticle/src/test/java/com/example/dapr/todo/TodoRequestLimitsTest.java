@@ -37,6 +37,7 @@ class TodoRequestLimitsTest {
     TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(Map.of("APP_PORT", "0",
       "DAPR_HTTP_PORT", String.valueOf(sidecar.port()), "SHUTDOWN_DELAY_MS", "0", "REQUEST_READ_TIMEOUT_MS", "300"))));
     vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
+    sidecar.awaitOutboxCheck(vertx);
     port = verticle.actualPort();
   }
 

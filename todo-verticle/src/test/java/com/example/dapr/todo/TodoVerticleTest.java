@@ -71,6 +71,7 @@ class TodoVerticleTest {
     TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(env)));
     String id = vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     port = verticle.actualPort();
+    sidecar.awaitOutboxCheck(vertx);
     return id;
   }
 
