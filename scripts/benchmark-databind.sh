@@ -10,6 +10,7 @@
 # Prints the figures and writes them to load/results/databind-<time>/databind.txt (raw k6 summaries beside it).
 #
 #   scripts/benchmark-databind.sh        START_TRIALS=7 RUNS=3 WARMUP=10s DURATION=20s VUS=32 PORT_OFFSET=1700
+#   MORE_JARS="streaming=/path/todo-api.jar" scripts/benchmark-databind.sh   a third variant, measured in the same turns
 # About 6 minutes. Traffic goes to 127.0.0.1 only; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +45,12 @@ if [ -z "$BASELINE_JAR" ]; then
   BASELINE_JAR=$WORKTREE/todo-verticle/target/todo-api.jar
 fi
 declare -A JAR=([baseline]=$BASELINE_JAR [branch]=$ROOT/todo-verticle/target/todo-api.jar)
+# MORE_JARS="name=path ...": more variants (say a change that wins something back), measured the same way, in turn.
+NAMES="baseline branch"
+for extra in ${MORE_JARS:-}; do
+  JAR[${extra%%=*}]=${extra#*=}
+  NAMES="$NAMES ${extra%%=*}"
+done
 say "baseline $BASELINE_JAR ($(du -k "$BASELINE_JAR" | cut -f1) kB), branch ${JAR[branch]} ($(du -k "${JAR[branch]}" | cut -f1) kB)"
 
 RUN_DIR=$OUT/run
@@ -60,7 +67,7 @@ trap 'exit 130' INT TERM
 # Each jar's own class-data archive, from its own training run, in a folder of its own (class_data_archive keeps one
 # archive per jar name and would remove the other's).
 declare -A CDS
-for name in baseline branch; do
+for name in $NAMES; do
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of words
   CDS[$name]=$(DAPR_CACHE_DIR=$OUT/cds-$name class_data_archive "${JAR[$name]}" $JAVA_OPTS_BENCH)
   [ -n "${CDS[$name]}" ] || die "no class-data archive for the $name's todo-api"
@@ -118,7 +125,7 @@ k6run() { # summary-json VAR=value ...
 
 : > "$OUT/start.txt"
 for trial in $(seq 1 "$START_TRIALS"); do
-  for name in baseline branch; do
+  for name in $NAMES; do
     first_answer "$name"
     stop_peer
     echo "$name $FIRST_MS" >> "$OUT/start.txt"
@@ -128,8 +135,10 @@ say "start to first answered POST /tasks, ms: $(awk '{a[$1] = a[$1] " " $2} END 
 
 : > "$OUT/loops.txt"
 for run in $(seq 1 "$RUNS"); do
-  order="baseline branch"
-  [ $((run % 2)) = 0 ] && order="branch baseline"
+  # The order turns every run: each variant takes each place in turn.
+  read -r -a names <<< "$NAMES"
+  shift_by=$(( (run - 1) % ${#names[@]} ))
+  order="${names[*]:$shift_by} ${names[*]:0:$shift_by}"
   for name in $order; do
     first_answer "$name"
     k6run "$OUT/$name-warmup-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$WARMUP"
@@ -145,9 +154,10 @@ PY
   done
 done
 
-python3 - "$OUT" "$VUS" "$WARMUP" "$DURATION" <<'PY' | tee "$OUT/databind.txt"
+python3 - "$OUT" "$VUS" "$WARMUP" "$DURATION" $NAMES <<'PY' | tee "$OUT/databind.txt"
 import statistics, sys
-out, vus, warmup, duration = sys.argv[1:]
+out, vus, warmup, duration = sys.argv[1:5]
+names = sys.argv[5:]
 start = {}
 for line in open(f"{out}/start.txt"):
     name, ms = line.split()
@@ -157,17 +167,21 @@ for line in open(f"{out}/loops.txt"):
     name, run, tput, p50, p99, n = line.split()
     loops.setdefault(name, []).append((float(tput), float(p50), float(p99)))
 print(f"start to first answered POST /tasks (ms, median of {len(start['baseline'])}; each start):")
-for name in ("baseline", "branch"):
-    print(f"  {name:8} {statistics.median(start[name]):6.0f}   {start[name]}")
+for name in names:
+    print(f"  {name:10} {statistics.median(start[name]):6.0f}   {start[name]}")
 print(f"closed loop POST /tasks, {vus} users, {duration} after {warmup} not counted (/s, median of "
       f"{len(loops['baseline'])}; p50/p99 ms of the median run; each run /s):")
-for name in ("baseline", "branch"):
+for name in names:
     runs = sorted(loops[name])
     mid = runs[len(runs) // 2]
-    print(f"  {name:8} {mid[0]:7.1f}/s  p50 {mid[1]:.1f} p99 {mid[2]:.1f}   {[r[0] for r in loops[name]]}")
-b, n = statistics.median(start["baseline"]), statistics.median(start["branch"])
+    print(f"  {name:10} {mid[0]:7.1f}/s  p50 {mid[1]:.1f} p99 {mid[2]:.1f}   {[r[0] for r in loops[name]]}")
+b = statistics.median(start["baseline"])
 tb = statistics.median(r[0] for r in loops["baseline"])
-tn = statistics.median(r[0] for r in loops["branch"])
-print(f"branch against baseline: first answer {n - b:+.0f} ms ({(n / b - 1) * 100:+.1f}%), "
-      f"throughput {(tn / tb - 1) * 100:+.1f}%")
+for name in names[1:]:
+    n = statistics.median(start[name])
+    tn = statistics.median(r[0] for r in loops[name])
+    # Pair by pair as well: each run's throughput against the baseline's of the same run.
+    pairs = [t / bt for (t, _, _), (bt, _, _) in zip(loops[name], loops["baseline"])]
+    print(f"{name} against baseline: first answer {n - b:+.0f} ms ({(n / b - 1) * 100:+.1f}%), throughput "
+          f"{(tn / tb - 1) * 100:+.1f}% (run by run: {', '.join(f'{(p - 1) * 100:+.1f}%' for p in pairs)})")
 PY
