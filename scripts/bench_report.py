@@ -15,6 +15,10 @@ from collections import defaultdict
 from peers_report import END as PEERS_END, START as PEERS_START
 from report_sections import kept_between, median, replace_between, settings
 
+# The section on what jackson-databind costs, written from scripts/benchmark-databind.sh's figures.
+DATABIND_START = "<!-- cost-of-databind: from scripts/benchmark-databind.sh -->"
+DATABIND_END = "<!-- end of cost-of-databind -->"
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -357,6 +361,9 @@ def main(out, docs):
         if kept:
             lines += [kept, ""]
     kept = kept_between(report, PEERS_START, PEERS_END)  # and the last peers comparison (scripts/peers_report.py)
+    if kept:
+        lines += [kept, ""]
+    kept = kept_between(report, DATABIND_START, DATABIND_END)  # and the cost of jackson-databind (by hand)
     if kept:
         lines += [kept, ""]
     with open(report, "w") as f:

@@ -1,52 +1,20 @@
 package com.example.dapr.http;
 
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
-import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.RoutingContext;
-
-/** Reads a request body as one JSON object, failing with the 4xx a client can act on. */
+/**
+ * The rules for the string fields of a request, called from the compact constructors of the records that
+ * {@link JsonBinding} binds; each refusal is the 400 a client can act on.
+ */
 public final class JsonRequests {
 
   private JsonRequests() {
   }
 
   /**
-   * The body as a JSON object.
-   *
-   * @throws ApiException 415 when the content type is not JSON, 400 when the body is empty, not JSON,
-   *                      or JSON that is not an object
-   */
-  public static JsonObject object(RoutingContext ctx) {
-    String contentType = ctx.request().getHeader("Content-Type");
-    if (!isJson(contentType)) {
-      throw new ApiException(415, "UNSUPPORTED_MEDIA_TYPE",
-        "Content-Type must be application/json, got " + (contentType == null ? "none" : "'" + contentType + "'"));
-    }
-    Buffer body = ctx.body().buffer();
-    if (body == null || body.length() == 0) {
-      throw ApiException.badRequest("EMPTY_BODY", "the request body is empty; send a JSON object");
-    }
-    Object parsed;
-    try {
-      parsed = Json.decodeValue(body);
-    } catch (DecodeException e) {
-      throw ApiException.badRequest("MALFORMED_JSON", "the request body is not valid JSON");
-    }
-    if (!(parsed instanceof JsonObject object)) {
-      throw ApiException.badRequest("NOT_AN_OBJECT", "the request body must be a JSON object");
-    }
-    return object;
-  }
-
-  /**
-   * A required string field: present, a JSON string, not blank after trimming, at most {@code maxLength} characters.
+   * A required string field: present, not blank after trimming, at most {@code maxLength} characters.
    *
    * @return the trimmed value
    */
-  public static String requiredString(JsonObject body, String field, int maxLength) {
-    Object value = body.getValue(field);
+  public static String requiredString(String field, String value, int maxLength) {
     if (value == null) {
       throw ApiException.badRequest("MISSING_FIELD", "'" + field + "' is required");
     }
@@ -54,16 +22,43 @@ public final class JsonRequests {
   }
 
   /** An optional string field: absent or null gives null; otherwise checked as {@link #requiredString}. */
-  public static String optionalString(JsonObject body, String field, int maxLength) {
-    Object value = body.getValue(field);
+  public static String optionalString(String field, String value, int maxLength) {
     return value == null ? null : checkedString(field, value, maxLength);
   }
 
-  private static String checkedString(String field, Object value, int maxLength) {
-    if (!(value instanceof String text)) {
-      throw ApiException.badRequest("INVALID_FIELD", "'" + field + "' must be a string");
+  /**
+   * As {@link #requiredString}, for text shown to people (a title, a message): it must also not hold a control
+   * character or a bidirectional override, embedding or isolate, which would make it print as something else.
+   */
+  public static String requiredText(String field, String value, int maxLength) {
+    if (value != null) {
+      refuseInvisible(field, value);
     }
-    String trimmed = text.strip();
+    return requiredString(field, value, maxLength);
+  }
+
+  /** An optional {@link #requiredText}: absent or null gives null. */
+  public static String optionalText(String field, String value, int maxLength) {
+    return value == null ? null : requiredText(field, value, maxLength);
+  }
+
+  /**
+   * Refuses C0 (U+0000 to U+001F) and C1 (U+007F to U+009F) controls and the bidirectional embeddings and overrides
+   * (U+202A to U+202E) and isolates (U+2066 to U+2069), naming the first one and its index in the string as sent
+   * (0-based, in UTF-16 code units as JSON counts them). Checked before trimming, so a leading tab is named too.
+   */
+  static void refuseInvisible(String field, String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c <= 0x1F || (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)) {
+        throw ApiException.badRequest("INVALID_FIELD", String.format(
+          "'%s' must not contain control or bidirectional formatting characters: U+%04X at index %d", field, (int) c, i));
+      }
+    }
+  }
+
+  private static String checkedString(String field, String value, int maxLength) {
+    String trimmed = value.strip();
     if (trimmed.isEmpty()) {
       throw ApiException.badRequest("INVALID_FIELD", "'" + field + "' must not be blank");
     }

@@ -13,6 +13,7 @@ import io.vertx.tracing.opentelemetry.OpenTelemetryTracingFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.jar.Attributes;
@@ -99,27 +100,48 @@ public final class ServiceLauncher {
   }
 
   /**
-   * {@code TRAINING_RUN=true}: once deployed, the service sends each route it serves one request, from itself, and
-   * stops (exit 0). This is the run that records a class-data archive ({@code -XX:ArchiveClassesAtExit}, the images
-   * and scripts/run.sh): every class a request needs, loaded once, is then mapped from the archive at every start
-   * instead of being read, verified and linked again. Its sidecar need not be there: the failure paths are classes to
-   * archive too. Like Spring Boot's {@code -Dspring.context.exit=onRefresh}, for the same purpose.
+   * {@code TRAINING_RUN=true}: once deployed, the service sends itself the requests of its jar's
+   * {@value #TRAINING_REQUESTS} (each service lists its own routes: valid bodies that go through the jackson-databind
+   * records, and refused ones that go through the translation of its exceptions), and stops (exit 0). This is the run
+   * that records a class-data archive ({@code -XX:ArchiveClassesAtExit}, the images and scripts/run.sh): every class a
+   * request needs, loaded once, is then mapped from the archive at every start instead of being read, verified and
+   * linked again. Its sidecar need not be there: the failure paths are classes to archive too. Like Spring Boot's
+   * {@code -Dspring.context.exit=onRefresh}, for the same purpose.
    */
   private static void train(Vertx vertx, int port) {
     HttpClient client = vertx.createHttpClient();
-    String body = "{\"title\":\"training\",\"message\":\"training\",\"task_id\":\"00000000-0000-4000-8000-000000000000\"}";
-    String[][] requests = {{"GET", "/health/live"}, {"GET", "/health/ready"}, {"GET", "/health"}, {"GET", "/metrics"},
-      {"POST", "/tasks"}, {"GET", "/tasks/00000000-0000-4000-8000-000000000000"}, {"POST", "/notify"},
-      {"POST", "/tasks"}, {"POST", "/notify"}};
     Future<Void> done = Future.succeededFuture();
-    for (String[] request : requests) {
-      done = done.compose(v -> client.request(HttpMethod.valueOf(request[0]), port, "127.0.0.1", request[1])
-        .compose(r -> r.putHeader("Content-Type", "application/json").send(body))
+    for (TrainingRequest request : trainingRequests()) {
+      done = done.compose(v -> client.request(HttpMethod.valueOf(request.method()), port, "127.0.0.1", request.path())
+        .compose(r -> {
+          if (request.headers() != null) {
+            request.headers().forEach(r::putHeader);
+          }
+          return request.body() == null ? r.send() : r.putHeader("Content-Type", "application/json").send(request.body());
+        })
         .compose(HttpClientResponse::body)
         .<Void>mapEmpty()
         .recover(failure -> Future.succeededFuture()));
     }
     done.onComplete(v -> vertx.close());
+  }
+
+  static final String TRAINING_REQUESTS = "/training-requests.json";
+
+  /** One request of a training run: {@code {"method", "path", "body" (JSON text, optional), "headers" (optional)}}. */
+  record TrainingRequest(String method, String path, String body, Map<String, String> headers) {
+  }
+
+  private static TrainingRequest[] trainingRequests() {
+    try (InputStream in = ServiceLauncher.class.getResourceAsStream(TRAINING_REQUESTS)) {
+      if (in == null) {
+        LOG.warning("no " + TRAINING_REQUESTS + " in the jar: the training run sends only GET /health");
+        return new TrainingRequest[] {new TrainingRequest("GET", "/health", null, null)};
+      }
+      return JsonBinding.MAPPER.readValue(in, TrainingRequest[].class);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read " + TRAINING_REQUESTS + ": " + e.getMessage(), e);
+    }
   }
 
   /** The jar's manifest: {@code Main-Verticle}, and {@code Service-Name} (its final name: todo-api, notification-service). */

@@ -1,6 +1,5 @@
 package com.example.dapr.notification;
 
-import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
 import java.util.logging.Logger;
@@ -22,15 +21,18 @@ final class Faults implements io.vertx.core.shareddata.Shareable {
   }
 
   void set(RoutingContext ctx) {
-    JsonObject body = com.example.dapr.http.JsonRequests.object(ctx);
-    Object value = body.getValue("delay_ms");
-    if (!(value instanceof Number n) || n.longValue() < 0 || n.longValue() > MAX_DELAY_MS) {
+    Long value = com.example.dapr.http.JsonBinding.read(ctx, Body.class).delayMs();
+    if (value == null || value < 0 || value > MAX_DELAY_MS) {
       throw com.example.dapr.http.ApiException.badRequest("INVALID_FIELD",
         "'delay_ms' must be a number of milliseconds from 0 to " + MAX_DELAY_MS);
     }
-    delayMs = n.longValue();
+    delayMs = value;
     LOG.warning(() -> "fault injection: /notify now answers " + delayMs + " ms late");
     ctx.response().putHeader("Content-Type", "application/json")
-      .end(new JsonObject().put("delay_ms", delayMs).encode());
+      .end(com.example.dapr.http.JsonBinding.encode(new Body(delayMs)));
+  }
+
+  /** {@code {"delay_ms": 5000}}. */
+  record Body(Long delayMs) {
   }
 }

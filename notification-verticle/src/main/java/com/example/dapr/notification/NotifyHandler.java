@@ -1,9 +1,12 @@
 package com.example.dapr.notification;
 
 import com.example.dapr.http.ApiException;
+import com.example.dapr.http.JsonBinding;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.JsonRequests;
 import com.example.dapr.http.Observability;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micrometer.core.instrument.Counter;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -45,10 +48,10 @@ final class NotifyHandler {
   }
 
   void notify(RoutingContext ctx) {
-    JsonObject body = JsonRequests.object(ctx);
-    String message = JsonRequests.requiredString(body, "message", MAX_MESSAGE_LENGTH);
-    String taskId = JsonRequests.optionalString(body, "task_id", MAX_ID_LENGTH);
-    String notificationId = JsonRequests.optionalString(body, "notification_id", MAX_ID_LENGTH);
+    NotifyRequest body = JsonBinding.read(ctx, NotifyRequest.class);
+    String message = body.message();
+    String taskId = body.taskId();
+    String notificationId = body.notificationId();
     if (taskId != null) {
       Observability.tagTask(taskId);
     }
@@ -104,13 +107,31 @@ final class NotifyHandler {
     // In production this is where an e-mail, push notification or chat message would be sent.
   }
 
+  /** The answer, as a JsonObject: it is also what {@link DeliveryRecords} keeps and answers a repeat with. */
   private JsonObject answer(String message, String taskId, String notificationId) {
-    JsonObject answer = new JsonObject().put("status", "delivered").put("message", message).put("task_id", taskId)
-      .put("replica", replica);
-    if (notificationId != null) {
-      answer.put("notification_id", notificationId).put("delivered_at", Instant.now().toString());
+    return JsonBinding.toJsonObject(new NotifyAnswer("delivered", message, taskId, replica, notificationId,
+      notificationId == null ? null : Instant.now().toString()));
+  }
+
+  /**
+   * A {@code POST /notify} body. The message is text shown to people, so it may hold no control character or
+   * bidirectional override ({@link JsonRequests#requiredText}); the ids are at most {@value #MAX_ID_LENGTH} characters.
+   * Other fields are ignored, as the seed's {@code /notify} ignores them: callers written against the seed send more.
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  record NotifyRequest(String message, String taskId, String notificationId)
+    implements JsonBinding.Checked<NotifyRequest> {
+    @Override
+    public NotifyRequest checked() {
+      return new NotifyRequest(JsonRequests.requiredText("message", message, MAX_MESSAGE_LENGTH),
+        JsonRequests.optionalString("task_id", taskId, MAX_ID_LENGTH),
+        JsonRequests.optionalString("notification_id", notificationId, MAX_ID_LENGTH));
     }
-    return answer;
+  }
+
+  /** The answer to a delivery: {@code task_id} is always there (null when none was sent), as the seed's is. */
+  record NotifyAnswer(String status, String message, @JsonInclude(JsonInclude.Include.ALWAYS) String taskId,
+                      String replica, String notificationId, String deliveredAt) {
   }
 
   /** {@code GET /notifications[?task_id=...][&notification_id=...]}: what this replica received. */

@@ -398,6 +398,11 @@ class NotificationVerticleTest {
       Arguments.of("message too long", JSON, new JsonObject().put("message", "x".repeat(2_001)).encode(), 400,
         "INVALID_FIELD"),
       Arguments.of("numeric task_id", JSON, "{\"message\":\"m\",\"task_id\":5}", 400, "INVALID_FIELD"),
+      Arguments.of("duplicate message", JSON, "{\"message\":\"a\",\"message\":\"b\"}", 400, "DUPLICATE_FIELD"),
+      Arguments.of("NUL in message", JSON, "{\"message\":\"a\\u0000\"}", 400, "INVALID_FIELD"),
+      Arguments.of("C1 control in message", JSON, "{\"message\":\"a\\u009bb\"}", 400, "INVALID_FIELD"),
+      Arguments.of("bidi override in message", JSON, "{\"message\":\"\\u202egnp.exe\"}", 400, "INVALID_FIELD"),
+      Arguments.of("bidi isolate in message", JSON, "{\"message\":\"a\\u2066b\"}", 400, "INVALID_FIELD"),
       Arguments.of("body over the limit", JSON, new JsonObject().put("message", "x".repeat(17_000)).encode(), 413,
         "PAYLOAD_TOO_LARGE"));
   }

@@ -1,6 +1,9 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.http.ApiException;
+import com.example.dapr.http.JsonBinding;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -12,7 +15,8 @@ import io.vertx.core.json.JsonObject;
  * @param requestedAt when the task was created or completed; bounds how long delivery is retried
  * @param version     the task's version this change saved, which tells a committed change from a phantom one
  */
-record Notification(String id, String event, String message, String taskId, String requestedAt, int version) {
+@JsonPropertyOrder({"message", "task_id", "notification_id", "event", "requested_at", "version"})
+record Notification(@JsonProperty("notification_id") String id, String event, String message, String taskId, String requestedAt, int version) {
 
   static final String CREATED = "created";
   static final String COMPLETED = "completed";
@@ -46,26 +50,31 @@ record Notification(String id, String event, String message, String taskId, Stri
 
   /** What notification-service receives: the seed's {@code message} and {@code task_id}, and the idempotency key. */
   JsonObject invokeBody() {
-    return new JsonObject().put("message", message).put("task_id", taskId).put("notification_id", id);
+    return JsonBinding.toJsonObject(new InvokeBody(message, taskId, id));
+  }
+
+  /** The body of the call to notification-service's {@code /notify}. */
+  record InvokeBody(String message, String taskId, String notificationId) {
   }
 
   /** The outbox form: everything, so that the subscriber can check and deliver it without asking anything else. */
   JsonObject toJson() {
-    return invokeBody().put("event", event).put("requested_at", requestedAt).put("version", version);
+    return JsonBinding.toJsonObject(this);
   }
 
   /** Reads the outbox form; a malformed one is a 400 {@link ApiException}. */
   static Notification fromJson(JsonObject json) {
-    String id = json.getValue("notification_id") instanceof String s ? s : null;
-    String event = json.getValue("event") instanceof String s ? s : null;
-    String message = json.getValue("message") instanceof String s ? s : null;
-    String taskId = json.getValue("task_id") instanceof String s ? s : null;
-    String requestedAt = json.getValue("requested_at") instanceof String s ? s : null;
-    int version = json.getValue("version") instanceof Number n ? n.intValue() : 0;
-    if (version < 1 || id == null || message == null || taskId == null || requestedAt == null
-      || !(CREATED.equals(event) || COMPLETED.equals(event))) {
+    Notification read;
+    try {
+      read = JsonBinding.bind(json, Notification.class);
+    } catch (ApiException e) {
+      throw ApiException.badRequest("MALFORMED_NOTIFICATION", "not an outbox notification (" + e.getMessage() + "): "
+        + json.encode());
+    }
+    if (read.version < 1 || read.id == null || read.message == null || read.taskId == null || read.requestedAt == null
+      || !(CREATED.equals(read.event) || COMPLETED.equals(read.event))) {
       throw ApiException.badRequest("MALFORMED_NOTIFICATION", "not an outbox notification: " + json.encode());
     }
-    return new Notification(id, event, message, taskId, requestedAt, version);
+    return read;
   }
 }

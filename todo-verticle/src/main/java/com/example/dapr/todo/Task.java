@@ -1,9 +1,12 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.http.ApiException;
+import com.example.dapr.http.JsonBinding;
 import io.vertx.core.json.JsonObject;
 
 import java.time.Instant;
 import java.util.UUID;
+import java.util.logging.Logger;
 
 /**
  * A todo task as stored under {@code task-{id}} in the state store and returned by the API. {@code version} counts the
@@ -12,6 +15,7 @@ import java.util.UUID;
  */
 record Task(String id, String title, String status, String createdAt, String completedAt, int version) {
 
+  private static final Logger LOG = Logger.getLogger(Task.class.getName());
   static final String PENDING = "pending";
   static final String COMPLETED = "completed";
 
@@ -49,17 +53,37 @@ record Task(String id, String title, String status, String createdAt, String com
     return COMPLETED.equals(status);
   }
 
+  /** The stored form (also the answer's): snake_case, {@code completed_at} only once completed. */
   JsonObject toJson() {
-    JsonObject json = new JsonObject().put("id", id).put("title", title).put("status", status)
-      .put("created_at", createdAt);
-    if (completedAt != null) {
-      json.put("completed_at", completedAt);
-    }
-    return json.put("version", version);
+    return JsonBinding.toJsonObject(this);
   }
 
-  static Task fromJson(JsonObject json) {
-    return new Task(json.getString("id"), json.getString("title"), json.getString("status", PENDING),
-      json.getString("created_at"), json.getString("completed_at"), json.getInteger("version", 1));
+  /**
+   * The task stored under {@code key}. A value that is not a task (another field, a field missing or of the wrong
+   * type: say a notification written over it by a store without the outbox) is a 500
+   * {@code STORED_VALUE_NOT_A_TASK} naming the key, never a half-empty task.
+   */
+  static Task fromStored(String key, JsonObject value) {
+    Task task;
+    try {
+      task = JsonBinding.bind(value, Task.class);
+    } catch (ApiException notATask) {
+      throw notATask(key, notATask.getMessage());
+    }
+    String missing = task.id == null ? "id" : task.title == null ? "title" : task.createdAt == null ? "created_at"
+      : task.status == null ? "status" : task.version < 1 ? "version" : null;
+    if (missing != null) {
+      throw notATask(key, "'" + missing + "' is missing or not valid");
+    }
+    if (!PENDING.equals(task.status) && !COMPLETED.equals(task.status)) {
+      throw notATask(key, "'status' is '" + task.status + "'");
+    }
+    return task;
+  }
+
+  private static ApiException notATask(String key, String why) {
+    String message = "the value stored under '" + key + "' is not a task: " + why;
+    LOG.severe(message);
+    return new ApiException(500, "STORED_VALUE_NOT_A_TASK", message);
   }
 }

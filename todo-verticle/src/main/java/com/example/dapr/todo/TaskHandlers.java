@@ -1,7 +1,7 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.http.ApiException;
-import com.example.dapr.http.JsonRequests;
+import com.example.dapr.http.JsonBinding;
 import com.example.dapr.http.Observability;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerResponse;
@@ -30,7 +30,7 @@ final class TaskHandlers {
    * the notification at once. With an {@code Idempotency-Key}, a retry of the same create answers the first task.
    */
   void create(RoutingContext ctx) {
-    String title = TaskRequests.createTitle(JsonRequests.object(ctx));
+    String title = TaskRequests.createTitle(ctx);
     String idempotencyKey = idempotencyKey(ctx.request().getHeader("Idempotency-Key"));
     Task candidate = Task.newPending(title);
     Observability.tagTask(candidate.id());
@@ -47,7 +47,7 @@ final class TaskHandlers {
       .compose(saved -> notifier.send(notification, false))
       .map(outcome -> {
         ctx.response().putHeader("Location", "/tasks/" + task.id());
-        respond(ctx, 201, null, task.toJson().put("notification", outcome.json()));
+        respond(ctx, 201, null, new TaskAnswer(task, outcome.json()));
         return null;
       });
   }
@@ -60,7 +60,7 @@ final class TaskHandlers {
         return createNew(ctx, first);
       }
       ctx.response().putHeader("Location", "/tasks/" + first.id()).putHeader("Idempotent-Replayed", "true");
-      respond(ctx, 201, entry.etag(), Task.fromJson(entry.value()).toJson());
+      respond(ctx, 201, entry.etag(), new TaskAnswer(Task.fromStored(first.stateKey(), entry.value())));
       return Future.succeededFuture();
     });
   }
@@ -81,7 +81,8 @@ final class TaskHandlers {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
     Observability.tagTask(id);
     read(id)
-      .onSuccess(entry -> respond(ctx, 200, entry.etag(), Task.fromJson(entry.value()).toJson()))
+      .map(entry -> new Updated(Task.fromStored(Task.stateKey(id), entry.value()), entry.etag(), null))
+      .onSuccess(stored -> respond(ctx, 200, stored.etag(), new TaskAnswer(stored.task())))
       .onFailure(ctx::fail);
   }
 
@@ -94,17 +95,17 @@ final class TaskHandlers {
   void update(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
     Observability.tagTask(id);
-    TaskRequests.Change change = TaskRequests.change(JsonRequests.object(ctx));
+    TaskRequests.Change change = TaskRequests.change(ctx);
     IfMatch ifMatch = IfMatch.parse(ctx.request().getHeader("If-Match"));
     read(id)
       .compose(entry -> {
         if (ifMatch != null && !ifMatch.matches(entry.etag())) {
           return Future.failedFuture(preconditionFailed(id));
         }
-        Task current = Task.fromJson(entry.value());
+        Task current = Task.fromStored(Task.stateKey(id), entry.value());
         Task changed = change.applyTo(current);
         if (changed.equals(current)) {
-          return Future.succeededFuture(new Updated(current.toJson(), entry.etag(), null));
+          return Future.succeededFuture(new Updated(current, entry.etag(), null));
         }
         Task updated = changed.nextVersion();
         Notification notification = updated.isCompleted() && !current.isCompleted()
@@ -117,13 +118,7 @@ final class TaskHandlers {
             : notifier.send(notification, false).map(TaskNotifier.Outcome::json))
           .compose(outcome -> fresh(id, updated, outcome));
       })
-      .onSuccess(result -> {
-        JsonObject body = result.task();
-        if (result.notification() != null) {
-          body.put("notification", result.notification());
-        }
-        respond(ctx, 200, result.etag(), body);
-      })
+      .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(), result.notification())))
       .onFailure(ctx::fail);
   }
 
@@ -137,9 +132,9 @@ final class TaskHandlers {
   private Future<Updated> fresh(String id, Task saved, JsonObject notification) {
     return store.read(id)
       .map(entry -> entry == null
-        ? new Updated(saved.toJson(), null, notification)
-        : new Updated(Task.fromJson(entry.value()).toJson(), entry.etag(), notification))
-      .otherwise(new Updated(saved.toJson(), null, notification));
+        ? new Updated(saved, null, notification)
+        : new Updated(Task.fromStored(saved.stateKey(), entry.value()), entry.etag(), notification))
+      .otherwise(new Updated(saved, null, notification));
   }
 
   private static ApiException preconditionFailed(String id) {
@@ -151,14 +146,14 @@ final class TaskHandlers {
     return new ApiException(409, "CONCURRENT_UPDATE", "task '" + id + "' was changed by another request; retry");
   }
 
-  private static void respond(RoutingContext ctx, int status, String etag, JsonObject body) {
+  private static void respond(RoutingContext ctx, int status, String etag, TaskAnswer body) {
     HttpServerResponse response = ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json");
     if (etag != null) {
       response.putHeader("ETag", IfMatch.quote(etag));
     }
-    response.end(body.encode());
+    response.end(JsonBinding.encode(body));
   }
 
-  private record Updated(JsonObject task, String etag, JsonObject notification) {
+  private record Updated(Task task, String etag, JsonObject notification) {
   }
 }

@@ -78,7 +78,7 @@ final class TaskStore {
           if (existing == null) {
             return Future.failedFuture(failure);
           }
-          Task first = Task.fromJson(existing.value());
+          Task first = Task.fromStored(key, existing.value());
           return first.title().equals(candidate.title()) ? Future.succeededFuture(first)
             : Future.failedFuture(new ApiException(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for "
               + "another task (title '" + first.title() + "'); use a new key for a new task"));

@@ -361,6 +361,78 @@ class TodoVerticleTest {
     assertEquals(callsBefore, sidecar.dataCalls().size());
   }
 
+  static Stream<Arguments> titlesThatAreRefused() {
+    return Stream.of(
+      Arguments.of("{\"title\":\"a\",\"title\":\"b\"}", "DUPLICATE_FIELD",
+        "'title' is given more than once; send each field once"),
+      Arguments.of("{\"title\":\"\\u202e\\u0000evil\"}", "INVALID_FIELD",
+        "'title' must not contain control or bidirectional formatting characters: U+202E at index 0"),
+      Arguments.of("{\"title\":\"evil\\u0000\"}", "INVALID_FIELD",
+        "'title' must not contain control or bidirectional formatting characters: U+0000 at index 4"),
+      Arguments.of("{\"title\":\"a\\u0085b\"}", "INVALID_FIELD",
+        "'title' must not contain control or bidirectional formatting characters: U+0085 at index 1"),
+      Arguments.of("{\"title\":\"a\\u2067b\"}", "INVALID_FIELD",
+        "'title' must not contain control or bidirectional formatting characters: U+2067 at index 1"),
+      Arguments.of("{\"title\":\"line\\none\"}", "INVALID_FIELD",
+        "'title' must not contain control or bidirectional formatting characters: U+000A at index 4"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("titlesThatAreRefused")
+  void duplicateKeysAndInvisibleCharactersInACreateAre400WithNothingStored(String body, String error, String message)
+    throws Exception {
+    deploy();
+    HttpResponse<Buffer> response = post(body);
+    assertJsonError(response, 400, error);
+    assertEquals(message, response.bodyAsJsonObject().getString("message"));
+    assertEquals(List.of(), sidecar.dataCalls());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("titlesThatAreRefused")
+  void duplicateKeysAndInvisibleCharactersInAnUpdateAre400BeforeTheStoreIsAsked(String body, String error,
+                                                                                String message) throws Exception {
+    deploy();
+    String id = create("Walk the dog").bodyAsJsonObject().getString("id");
+    int callsBefore = sidecar.dataCalls().size();
+    for (HttpMethod method : new HttpMethod[] {HttpMethod.PATCH, HttpMethod.PUT}) {
+      HttpResponse<Buffer> response = send(request(method, "/tasks/" + id), JSON, body);
+      assertJsonError(response, 400, error);
+      assertEquals(message, response.bodyAsJsonObject().getString("message"));
+    }
+    assertEquals(callsBefore, sidecar.dataCalls().size());
+    assertEquals("Walk the dog", get(id).bodyAsJsonObject().getString("title"));
+  }
+
+  @Test
+  void aStoredValueThatIsNotATaskIs500NamingTheKeyNeverATask() throws Exception {
+    deploy();
+    String id = "7c0d3f5e-3b2a-4a8e-9d6b-0a1b2c3d4e5f";
+    // What a state store without the outbox settings leaves under task-{id}: the projection written over the task.
+    sidecar.put("task-" + id, new JsonObject().put("message", "Todo created: a").put("task_id", id)
+      .put("notification_id", id + ":created").put("event", "created").put("requested_at", "2026-01-01T00:00:00Z")
+      .put("version", 1));
+    String before = sidecar.value("task-" + id).encode();
+    int savesBefore = sidecar.stateSaves().size() + sidecar.transactions().size();
+
+    for (HttpResponse<Buffer> response : List.of(get(id), patch(id, null, "{\"status\":\"completed\"}"),
+      send(request(HttpMethod.PUT, "/tasks/" + id), JSON, "{\"title\":\"b\"}"))) {
+      assertJsonError(response, 500, "STORED_VALUE_NOT_A_TASK");
+      String message = response.bodyAsJsonObject().getString("message");
+      assertTrue(message.startsWith("the value stored under 'task-" + id + "' is not a task: "), message);
+    }
+    assertEquals(savesBefore, sidecar.stateSaves().size() + sidecar.transactions().size(), "nothing written over it");
+    assertEquals(before, sidecar.value("task-" + id).encode());
+
+    // A task with a field of the wrong type or one missing is not a task either.
+    sidecar.put("task-" + id, new JsonObject().put("id", id).put("title", "a").put("status", "pending")
+      .put("created_at", "2026-01-01T00:00:00Z").put("version", "1"));
+    assertJsonError(get(id), 500, "STORED_VALUE_NOT_A_TASK");
+    sidecar.put("task-" + id, new JsonObject().put("id", id).put("status", "pending")
+      .put("created_at", "2026-01-01T00:00:00Z").put("version", 1));
+    assertJsonError(get(id), 500, "STORED_VALUE_NOT_A_TASK");
+  }
+
   @Test
   void unknownRoutesAndMethodsAreJsonErrors() throws Exception {
     deploy();
