@@ -12,6 +12,7 @@ import platform
 import sys
 from collections import defaultdict
 
+from hog_traffic import END as HOG_END, START as HOG_START
 from peers_report import END as PEERS_END, START as PEERS_START
 from report_sections import kept_between, median, replace_between, settings
 
@@ -357,6 +358,9 @@ def main(out, docs):
         if kept:
             lines += [kept, ""]
     kept = kept_between(report, PEERS_START, PEERS_END)  # and the last peers comparison (scripts/peers_report.py)
+    if kept:
+        lines += [kept, ""]
+    kept = kept_between(report, HOG_START, HOG_END)  # and the last CPU-hog trials (scripts/hog_traffic.py report)
     if kept:
         lines += [kept, ""]
     with open(report, "w") as f:
