@@ -38,7 +38,8 @@ final class BreakerFailures {
   private final BiConsumer<String, String> counter;
   private final Deque<Failure> counted = new ArrayDeque<>();
   private final Map<String, Integer> notLogged = new TreeMap<>();
-  private long lastLineMillis = Long.MIN_VALUE;
+  private boolean loggedAny;
+  private long lastLineMillis;
   private Opening opening;
 
   /**
@@ -84,12 +85,13 @@ final class BreakerFailures {
       counted.removeFirst();
     }
     counter.accept(breaker, cause);
-    if (now - lastLineMillis < logIntervalMs) {
+    if (loggedAny && now - lastLineMillis < logIntervalMs) {
       notLogged.merge(cause, 1, Integer::sum);
       return;
     }
     String skipped = notLogged.isEmpty() ? "" : "; " + total(notLogged) + " more since the last line " + notLogged;
     notLogged.clear();
+    loggedAny = true;
     lastLineMillis = now;
     LOG.warning(() -> "circuit breaker '" + breaker + "' counts a failure (" + cause + "): " + detail + skipped);
   }
