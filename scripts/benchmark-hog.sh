@@ -10,8 +10,10 @@
 # by its own scripts/run.sh): before and after, in one run. Raw results go to load/results/hog-<time>/; the figures to
 # the cpu-hog section of docs/BENCHMARKS.md (WRITE_DOCS=0: only printed).
 #
-#   scripts/benchmark.sh hog        RATE=20 BEFORE=10 HOG=5 AFTER=15 TRIALS=3 WARMUP=15 PORT_OFFSET=1600
+#   scripts/benchmark.sh hog        RATE=20 BEFORE=10 HOG=5 AFTER=15 TRIALS=3 WARMUP=15 PORT_OFFSET=1605
 #   BASELINE_REF=cb254ac scripts/benchmark.sh hog
+#   LABEL=reset-1s TODO_ENV="BREAKER_RESET_MS=1000" WRITE_DOCS=0 scripts/benchmark.sh hog   (a setting tried; the label
+#   names the trials, TODO_ENV goes to todo-api through scripts/run.sh)
 # The hog slows everything on the machine: run it alone (`flock /tmp/todo-e2e.lock ...` where several share it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +27,7 @@ HOG=${HOG:-5}
 AFTER=${AFTER:-15}
 TRIALS=${TRIALS:-3}
 WARMUP=${WARMUP:-15}
-OFFSET=${PORT_OFFSET:-1600}
+OFFSET=${PORT_OFFSET:-1605}
 BASELINE_REF=${BASELINE_REF:-}
 OUT=${BENCH_OUT:-$ROOT/load/results/hog-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
@@ -77,7 +79,7 @@ variant() { # name source-tree
 }
 
 [ -z "$BASELINE" ] || variant before "$BASELINE"
-variant "$( [ -n "$BASELINE" ] && echo after || echo this)" "$ROOT"
+variant "${LABEL:-$( [ -n "$BASELINE" ] && echo after || echo this)}" "$ROOT"
 
 cat > "$OUT/settings.env" <<SETTINGS
 RATE=$RATE
@@ -85,6 +87,7 @@ BEFORE=$BEFORE
 HOG=$HOG
 AFTER=$AFTER
 TRIALS=$TRIALS
+TODO_ENV="${TODO_ENV:-}"
 BASELINE_REF="$BASELINE_REF"
 BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"
 HEAD="$(git log -1 --format='%h %s' | cut -c1-100 | tr -d '"')"
