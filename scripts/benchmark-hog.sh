@@ -26,6 +26,7 @@ BEFORE=${BEFORE:-10}
 HOG=${HOG:-5}
 AFTER=${AFTER:-15}
 TRIALS=${TRIALS:-3}
+HOG_WORKERS=${HOG_WORKERS:-$(nproc)} # stress-ng --cpu workers: one per core, or more for a harder starvation
 WARMUP=${WARMUP:-15}
 OFFSET=${PORT_OFFSET:-1605}
 BASELINE_REF=${BASELINE_REF:-}
@@ -69,7 +70,7 @@ variant() { # name source-tree
     outbox_drain "$redis_port" 120 > /dev/null || say "the outbox did not drain within 120 s before trial $i"
     say "$name trial $i: $((BEFORE + HOG + AFTER)) s at $RATE/s, the hog from $BEFORE s for $HOG s"
     python3 scripts/hog_traffic.py traffic "$OUT/$name-$i.json" --url "$todo" --label "$name-$i" --rate "$RATE" \
-      --before "$BEFORE" --hog "$HOG" --after "$AFTER"
+      --before "$BEFORE" --hog "$HOG" --after "$AFTER" --workers "$HOG_WORKERS"
     outbox_drain "$redis_port" 180 > /dev/null || say "the outbox did not drain within 180 s after trial $i"
     python3 scripts/hog_traffic.py check "$OUT/$name-$i.json" --url "$todo" --label "$name-$i" \
       --logs "$run_dir/logs" | tee -a "$OUT/summary.txt" || true
@@ -87,6 +88,7 @@ BEFORE=$BEFORE
 HOG=$HOG
 AFTER=$AFTER
 TRIALS=$TRIALS
+HOG_WORKERS=$HOG_WORKERS
 TODO_ENV="${TODO_ENV:-}"
 BASELINE_REF="$BASELINE_REF"
 BASELINE_SUBJECT="$( [ -n "$BASELINE_REF" ] && git log -1 --format=%s "$BASELINE_REF" | cut -c1-100 | tr -d '"')"

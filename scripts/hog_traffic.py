@@ -113,7 +113,8 @@ def traffic(args):
 
     def run_hog():
         hog["began"] = since()
-        subprocess.run(["stress-ng", "--cpu", str(os.cpu_count() or 1), "--timeout", f"{args.hog}s", "--quiet"],
+        subprocess.run(["stress-ng", "--cpu", str(args.workers or os.cpu_count() or 1), "--timeout", f"{args.hog}s",
+                        "--quiet"],
                        check=False)
         hog["ended"] = since()
 
@@ -131,6 +132,7 @@ def traffic(args):
     if args.hog > 0:
         hog_thread.join()
     pathlib.Path(args.out).write_text(json.dumps({"rate": args.rate, "hog": hog, "hog_seconds": args.hog,
+                                                  "hog_workers": args.workers or os.cpu_count(),
                                                   "metrics_before": metrics_before, "outcomes": outcomes}))
 
 
@@ -258,6 +260,7 @@ def main():
     parser.add_argument("--hog", type=float, default=5)
     parser.add_argument("--after", type=float, default=15)
     parser.add_argument("--logs")
+    parser.add_argument("--workers", type=int, default=0, help="stress-ng --cpu workers (default: one per core)")
     args = parser.parse_args()
     if args.command == "traffic":
         traffic(args)

@@ -80,7 +80,7 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
       env.number("RETRY_INITIAL_DELAY_MS", 50, 1, 60_000),
       env.number("RETRY_MAX_DELAY_MS", 1_000, 1, 600_000),
       (int) env.number("BREAKER_MAX_FAILURES", 5, 1, 1_000_000),
-      env.number("BREAKER_RESET_MS", 10_000, 1, 3_600_000),
+      env.number("BREAKER_RESET_MS", 1_000, 1, 3_600_000),
       env.number("BREAKER_WINDOW_MS", 10_000, 1_000, 3_600_000));
     return new TodoConfig(
       (int) env.number("APP_PORT", 8000, 0, 65_535),
