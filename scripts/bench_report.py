@@ -12,6 +12,7 @@ import platform
 import sys
 from collections import defaultdict
 
+from hog_traffic import END as HOG_END, START as HOG_START
 from peers_report import END as PEERS_END, START as PEERS_START
 from report_sections import kept_between, median, replace_between, settings
 
@@ -364,6 +365,9 @@ def main(out, docs):
     if kept:
         lines += [kept, ""]
     kept = kept_between(report, DATABIND_START, DATABIND_END)  # and the cost of jackson-databind (by hand)
+    if kept:
+        lines += [kept, ""]
+    kept = kept_between(report, HOG_START, HOG_END)  # and the last CPU-hog trials (scripts/hog_traffic.py report)
     if kept:
         lines += [kept, ""]
     with open(report, "w") as f:

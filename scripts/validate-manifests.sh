@@ -8,7 +8,7 @@
 #      (charts/dapr/crds/ of the Go module github.com/dapr/dapr@v1.18.3, `go mod download`), unknown fields rejected
 #   4. the project's rules (tests/manifests/test_manifests.py): Dapr annotations, ports agreeing with the Dockerfiles
 #      and the apps' defaults, probes, resources, the restricted Pod Security Standard, PDB, Component, access control,
-#      Resiliency agreeing with the app's timeouts and breaker, the k6 Job
+#      Resiliency agreeing with the app's timeouts and breaker and with the embedded run's (dapr/components), the k6 Job
 # All of it is one pytest run, which ends with pytest's summary line. Extra arguments go to pytest (e.g. -k rules).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -4,9 +4,9 @@ import com.example.dapr.todo.SidecarException.Kind;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.circuitbreaker.FailurePolicy;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -21,13 +21,18 @@ import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
 
 import java.net.ConnectException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
  * Every call todo-api makes to its Dapr sidecar's HTTP API: state save and get, service invocation, health.
  * One {@link WebClient} with an explicit pool; each target (the state store, the invoked app) behind its own
- * {@link CircuitBreaker}; a timeout on every call; retries with jittered backoff only for idempotent calls.
+ * {@link CircuitBreaker}; a timeout on every attempt; retries (the breaker's own, {@link RetryGate}) with jittered
+ * backoff only for idempotent calls and for notifications that never reached a replica. Each failure a breaker counts
+ * is logged with its cause and counted by cause ({@link BreakerFailures}).
  */
 public final class SidecarClient {
 
@@ -42,7 +47,8 @@ public final class SidecarClient {
   private final WebClient invokeClient;
   private final CircuitBreaker stateBreaker;
   private final CircuitBreaker invokeBreaker;
-  private final Backoff retryBackoff;
+  private final BreakerFailures stateFailures;
+  private final BreakerFailures invokeFailures;
   private final String statePath;
   private final String invokePath;
   private final String invokeTarget;
@@ -59,9 +65,16 @@ public final class SidecarClient {
     this.stateClient = webClient(vertx, "dapr-state");
     this.invokeClient = webClient(vertx, "dapr-invoke");
     this.invokeTarget = notifications.appId() + "/" + notifications.method();
-    this.stateBreaker = breaker(stateBreakerName(), resilience.stateTimeoutMs());
-    this.invokeBreaker = breaker(invokeBreakerName(), resilience.notifyTimeoutMs());
-    this.retryBackoff = new Backoff(resilience.retryInitialDelayMs(), resilience.retryMaxDelayMs());
+    this.stateFailures = failures(stateBreakerName());
+    this.invokeFailures = failures(invokeBreakerName());
+    // Every failure of a state call counts: the store is behind the local sidecar, so any failure is the sidecar's or
+    // the store's, the two things this breaker stands for.
+    this.stateBreaker = breaker(stateBreakerName(), stateFailures, resilience.stateRetries(), failure -> true);
+    // notification-service counts as failing only by failures of notification-service as a whole: not by those that
+    // Dapr says never reached a replica (one replica gone, SidecarException#neverReachedApp), which are sent again to
+    // another and must not cut the healthy replicas off with the dead one.
+    this.invokeBreaker = breaker(invokeBreakerName(), invokeFailures, resilience.notifyUndeliveredRetries(),
+      failure -> !(failure instanceof SidecarException e && e.neverReachedApp()));
     this.statePath = "/v1.0/state/" + config.stateStore();
     this.invokePath = notifications.invokeMode() == TodoConfig.InvokeMode.PATH
       ? "/v1.0/invoke/" + notifications.appId() + "/method/" + notifications.method()
@@ -84,21 +97,45 @@ public final class SidecarClient {
       new PoolOptions().setHttp1MaxSize(config.poolSize()).setMaxWaitQueueSize(config.maxWaitQueue()));
   }
 
-  private CircuitBreaker breaker(String name, long timeoutMs) {
+  private BreakerFailures failures(String name) {
+    return new BreakerFailures(name, resilience.breakerWindowMs(), resilience.breakerResetMs(), 1_000,
+      System::currentTimeMillis, (breaker, cause) -> failureCounter.accept(breaker, cause));
+  }
+
+  /**
+   * A breaker that opens after BREAKER_MAX_FAILURES failures that {@code counts}, all within BREAKER_WINDOW_MS with no
+   * call between them that it did not count, for BREAKER_RESET_MS; {@code maxRetries} attempts more per call, which
+   * {@link RetryGate} limits to what may be sent again. The timeout is per attempt, in {@link #attempt}, so that the
+   * failure says which call it was; the breaker's own is off.
+   */
+  private CircuitBreaker breaker(String name, BreakerFailures failures, int maxRetries, Predicate<Throwable> counts) {
     CircuitBreaker breaker = CircuitBreaker.create(name, vertx, new CircuitBreakerOptions()
       .setMaxFailures(resilience.breakerMaxFailures())
-      .setTimeout(timeoutMs)
+      .setFailuresRollingWindow(resilience.breakerWindowMs())
+      .setTimeout(-1)
+      .setMaxRetries(maxRetries)
       .setResetTimeout(resilience.breakerResetMs())
       .setFallbackOnFailure(false));
+    breaker.retryPolicy(RetryGate.delays(resilience.retryInitialDelayMs(), resilience.retryMaxDelayMs()));
+    breaker.failurePolicy((FailurePolicy<Object>) outcome -> {
+      Throwable failure = outcome.failed() ? RetryGate.unwrap(outcome.cause()) : null;
+      // An open circuit met during a call's retries is no new failure of the target.
+      if (failure == null || failure instanceof OpenCircuitException || !counts.test(failure)) {
+        failures.forget(); // the breaker resets its count on every outcome it does not count (Completion#handle)
+        return false;
+      }
+      failures.counted(BreakerFailures.causeOf(failure), failure.getMessage());
+      return true;
+    });
     breaker.openHandler(v -> {
-      LOG.warning(() -> "circuit breaker '" + name + "' OPEN after " + resilience.breakerMaxFailures()
-        + " failures: calls fail fast for " + resilience.breakerResetMs() + " ms");
+      failures.opened();
       transitions.accept(name, "open");
     }).halfOpenHandler(v -> {
       LOG.info(() -> "circuit breaker '" + name + "' HALF-OPEN: letting one call through");
       transitions.accept(name, "half_open");
     }).closeHandler(v -> {
       LOG.info(() -> "circuit breaker '" + name + "' CLOSED");
+      failures.closed();
       transitions.accept(name, "closed");
     });
     return breaker;
@@ -144,10 +181,10 @@ public final class SidecarClient {
   }
 
   private Future<Void> write(String operation, String path, Buffer body, boolean conditional) {
-    Supplier<Future<HttpResponse<Buffer>>> save = () -> stateBreaker.<HttpResponse<Buffer>>execute(() ->
-        send(stateClient, operation, HttpMethod.POST, path, body, null, resilience.stateTimeoutMs(), conditional))
-      .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.stateTimeoutMs())));
-    return (conditional ? save.get() : withRetries(save))
+    // A conditional write is never sent twice: a retry after a lost answer would find its own write and be refused.
+    return call(stateBreaker, operation, () -> send(stateClient, operation, HttpMethod.POST, path, body, null,
+        resilience.stateTimeoutMs(), conditional), resilience.stateTimeoutMs(),
+      failure -> !conditional && failure instanceof SidecarException e && e.isTransient())
       .compose(response -> expectSuccess(operation, response))
       .mapEmpty();
   }
@@ -166,8 +203,9 @@ public final class SidecarClient {
   /** {@code GET /v1.0/state/{store}/{key}}: the value and its ETag, or null when the key has no value. */
   public Future<StateEntry> getState(String key) {
     String operation = "get state " + key;
-    return withRetries(() -> call(stateBreaker, operation, HttpMethod.GET, statePath + "/" + key, null,
-      resilience.stateTimeoutMs()))
+    return call(stateBreaker, operation, () -> send(stateClient, operation, HttpMethod.GET, statePath + "/" + key,
+        null, null, resilience.stateTimeoutMs(), false), resilience.stateTimeoutMs(),
+      failure -> failure instanceof SidecarException e && e.isTransient())
       .compose(response -> expectSuccess(operation, response))
       .compose(response -> {
         // Dapr answers 204 No Content for a key that has no value.
@@ -187,8 +225,9 @@ public final class SidecarClient {
    * Invokes the notification method of notification-service through the sidecar, in the configured form
    * ({@code /v1.0/invoke/...} or the {@code dapr-app-id} header). A notification is not idempotent, so it is sent
    * again only when Dapr says it never reached a replica ({@link SidecarException#neverReachedApp()}): then name
-   * resolution picks a replica anew, up to {@code NOTIFY_UNDELIVERED_RETRIES} times, all inside one breaker call and
-   * its timeout. So one dead replica behind a live sidecar costs a retry, not a failed notification.
+   * resolution picks a replica anew, up to {@code NOTIFY_UNDELIVERED_RETRIES} times, as the breaker's retries of one
+   * call, each attempt with {@code NOTIFY_TIMEOUT_MS}. So one dead replica behind a live sidecar costs a retry, not a
+   * failed notification, and counts nothing against notification-service's breaker.
    *
    * @return the invoked app's JSON answer (an empty object when it sent no body)
    */
@@ -196,8 +235,9 @@ public final class SidecarClient {
     String operation = "invoke " + invokeTarget;
     String appIdHeader = notifications.invokeMode() == TodoConfig.InvokeMode.HEADER ? notifications.appId() : null;
     Buffer body = payload.toBuffer();
-    return invokeBreaker.<HttpResponse<Buffer>>execute(() -> invokeUntilReceived(operation, body, appIdHeader, 0))
-      .recover(failure -> Future.failedFuture(describe(operation, failure, resilience.notifyTimeoutMs())))
+    return call(invokeBreaker, operation, () -> send(invokeClient, operation, HttpMethod.POST, invokePath, body,
+        appIdHeader, resilience.notifyTimeoutMs(), false), resilience.notifyTimeoutMs(),
+      failure -> failure instanceof SidecarException e && e.neverReachedApp())
       .compose(response -> expectSuccess(operation, response))
       .map(response -> {
         Buffer answer = response.body();
@@ -212,23 +252,6 @@ public final class SidecarClient {
       });
   }
 
-  private Future<HttpResponse<Buffer>> invokeUntilReceived(String operation, Buffer body, String appIdHeader,
-                                                           int retry) {
-    return send(invokeClient, operation, HttpMethod.POST, invokePath, body, appIdHeader, resilience.notifyTimeoutMs(),
-      false)
-      .recover(failure -> {
-        if (retry >= resilience.notifyUndeliveredRetries() || !(failure instanceof SidecarException e)
-          || !e.neverReachedApp()) {
-          return Future.failedFuture(failure);
-        }
-        LOG.fine(() -> e.getMessage() + "; sending again, retry " + (retry + 1));
-        Promise<HttpResponse<Buffer>> next = Promise.promise();
-        vertx.setTimer(retryBackoff.delayMs(retry), id ->
-          invokeUntilReceived(operation, body, appIdHeader, retry + 1).onComplete(next));
-        return next.future();
-      });
-  }
-
   /** {@code GET /v1.0/healthz/outbound}: whether the sidecar is ready to serve the calls this app makes. */
   public Future<Void> outboundHealth() {
     HttpRequest<Buffer> request = stateClient.get("/v1.0/healthz/outbound").timeout(resilience.stateTimeoutMs());
@@ -237,10 +260,28 @@ public final class SidecarClient {
   }
 
   /** Called with (breaker name, new state) at each transition; TodoMetrics counts them. */
-  private volatile java.util.function.BiConsumer<String, String> transitions = (name, state) -> { };
+  private volatile BiConsumer<String, String> transitions = (name, state) -> { };
+  /** Called with (breaker name, cause) for each failure a breaker counts; TodoMetrics counts them. */
+  private volatile BiConsumer<String, String> failureCounter = (name, cause) -> { };
 
-  void onTransition(java.util.function.BiConsumer<String, String> listener) {
+  void onTransition(BiConsumer<String, String> listener) {
     transitions = listener;
+  }
+
+  void onCountedFailure(BiConsumer<String, String> listener) {
+    failureCounter = listener;
+  }
+
+  /** Why each breaker that is not closed opened ({@link BreakerFailures#why()}), by readiness's names for them. */
+  public JsonObject breakersWhy() {
+    JsonObject why = new JsonObject();
+    if (stateBreaker.state() != CircuitBreakerState.CLOSED && stateFailures.why() != null) {
+      why.put("state_store", stateFailures.why());
+    }
+    if (invokeBreaker.state() != CircuitBreakerState.CLOSED && invokeFailures.why() != null) {
+      why.put("notification_service", invokeFailures.why());
+    }
+    return why;
   }
 
   String stateBreakerName() {
@@ -267,14 +308,17 @@ public final class SidecarClient {
   }
 
   /**
-   * One state-store call through {@code breaker}, on the state calls' pool. A 5xx answer, a timeout or a connection failure count as breaker failures; a
-   * 4xx answer does not (the sidecar is healthy, the request was wrong) and reaches the caller as a response.
+   * One call through {@code breaker}: {@code send} with a timeout per attempt, sent again as the breaker retries while
+   * each failure is {@code retryable}. A 5xx answer, a timeout or a connection failure fail it; a 4xx answer does not
+   * (the sidecar is healthy, the request was wrong) and reaches the caller as a response.
    */
-  private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation, HttpMethod method, String uri,
-                                            Buffer body, long timeoutMs) {
-    return breaker.<HttpResponse<Buffer>>execute(() -> send(stateClient, operation, method, uri, body, null, timeoutMs,
-      false))
+  private Future<HttpResponse<Buffer>> call(CircuitBreaker breaker, String operation,
+                                            Supplier<Future<HttpResponse<Buffer>>> send, long timeoutMs,
+                                            Predicate<Throwable> retryable) {
+    Supplier<Future<HttpResponse<Buffer>>> attempt = () -> send.get().timeout(timeoutMs, TimeUnit.MILLISECONDS)
       .recover(failure -> Future.failedFuture(describe(operation, failure, timeoutMs)));
+    return breaker.<HttpResponse<Buffer>>execute(RetryGate.attempts(attempt, retryable))
+      .recover(failure -> Future.failedFuture(describe(operation, RetryGate.unwrap(failure), timeoutMs)));
   }
 
   /**
@@ -332,22 +376,5 @@ public final class SidecarClient {
     return status >= 200 && status < 300
       ? Future.succeededFuture(response)
       : Future.failedFuture(SidecarException.fromResponse(operation, status, response.body()));
-  }
-
-  private <T> Future<T> withRetries(Supplier<Future<T>> call) {
-    return attempt(call, 0);
-  }
-
-  private <T> Future<T> attempt(Supplier<Future<T>> call, int retry) {
-    return call.get().recover(failure -> {
-      if (retry >= resilience.stateRetries() || !(failure instanceof SidecarException e) || !e.isTransient()) {
-        return Future.failedFuture(failure);
-      }
-      long delay = retryBackoff.delayMs(retry);
-      LOG.fine(() -> e.getMessage() + "; retry " + (retry + 1) + "/" + resilience.stateRetries() + " in " + delay + " ms");
-      Promise<T> next = Promise.promise();
-      vertx.setTimer(delay, id -> attempt(call, retry + 1).onComplete(next));
-      return next.future();
-    });
   }
 }

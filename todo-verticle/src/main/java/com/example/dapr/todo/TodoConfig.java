@@ -37,10 +37,13 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
                               String retryTopic, long giveUpAfterMs, int rememberDelivered) {
   }
 
-  /** Timeouts, retries and breakers of the calls to the sidecar. */
+  /**
+   * Timeouts, retries and breakers of the calls to the sidecar. A breaker opens after {@code breakerMaxFailures}
+   * counted failures within {@code breakerWindowMs} with no other outcome between them, for {@code breakerResetMs}.
+   */
   public record Resilience(long stateTimeoutMs, long notifyTimeoutMs, int notifyUndeliveredRetries, int stateRetries,
                            long retryInitialDelayMs, long retryMaxDelayMs, int breakerMaxFailures,
-                           long breakerResetMs) {
+                           long breakerResetMs, long breakerWindowMs) {
   }
 
   /** How todo-api addresses notification-service through its sidecar. */
@@ -77,7 +80,8 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
       env.number("RETRY_INITIAL_DELAY_MS", 50, 1, 60_000),
       env.number("RETRY_MAX_DELAY_MS", 1_000, 1, 600_000),
       (int) env.number("BREAKER_MAX_FAILURES", 5, 1, 1_000_000),
-      env.number("BREAKER_RESET_MS", 10_000, 1, 3_600_000));
+      env.number("BREAKER_RESET_MS", 1_000, 1, 3_600_000),
+      env.number("BREAKER_WINDOW_MS", 10_000, 1_000, 3_600_000));
     return new TodoConfig(
       (int) env.number("APP_PORT", 8000, 0, 65_535),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),

@@ -15,6 +15,8 @@ import java.util.function.Supplier;
  * <ul>
  *   <li>{@code todo_circuit_breaker_state{breaker}}: 0 closed, 1 half-open, 2 open;</li>
  *   <li>{@code todo_circuit_breaker_transitions_total{breaker, state}};</li>
+ *   <li>{@code todo_circuit_breaker_failures_total{breaker, cause}}: each failure a breaker counted, by its cause
+ *   ({@link BreakerFailures#causeOf}: timeout, connection_refused, unreachable, or Dapr's error code);</li>
  *   <li>{@code todo_notifications_total{outcome}}: delivered_first_attempt, delivered_by_outbox, left_to_outbox,
  *   outbox_retries, outbox_already_delivered, outbox_waited_for_first_attempt, outbox_phantoms, given_up; summed over
  *   todo-api's pods, left_to_outbox minus delivered_by_outbox minus given_up is what the outbox still holds;</li>
@@ -37,6 +39,9 @@ final class TodoMetrics {
     sidecar.onTransition((breaker, state) -> Counter.builder("todo_circuit_breaker_transitions")
       .description("Circuit breaker transitions, by breaker and the state entered")
       .tag("breaker", breaker).tag("state", state).register(registry).increment());
+    sidecar.onCountedFailure((breaker, cause) -> Counter.builder("todo_circuit_breaker_failures")
+      .description("Failures a circuit breaker counted towards opening, by breaker and cause")
+      .tag("breaker", breaker).tag("cause", cause).register(registry).increment());
     for (String outcome : OUTCOMES) {
       FunctionCounter.builder("todo_notifications", stats, s -> s.toJson().getLong(outcome, 0L))
         .description("What became of notifications in this process, by outcome")

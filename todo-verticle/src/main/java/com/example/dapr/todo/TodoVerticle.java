@@ -167,7 +167,9 @@ public class TodoVerticle extends VerticleBase {
       .register("state-store-outbox", promise -> promise.complete(outboxCheck.status()))
       .register("circuit-breakers", promise -> promise.complete(Status.OK(new JsonObject()
         .put("state_store", sidecar.stateBreakerState().name())
-        .put("notification_service", sidecar.invokeBreakerState().name()))))
+        .put("notification_service", sidecar.invokeBreakerState().name())
+        // Why a breaker that is not closed opened: the failures by cause, the last one, since and until when.
+        .put("open_because", sidecar.breakersWhy()))))
       .register("notifications", promise -> promise.complete(Status.OK(stats.toJson())));
   }
 }

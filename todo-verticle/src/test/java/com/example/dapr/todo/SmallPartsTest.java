@@ -31,12 +31,14 @@ class SmallPartsTest {
   }
 
   @RepeatedTest(20)
-  void backoffStaysWithinItsCeilingAndNeverZero() {
-    Backoff backoff = new Backoff(50, 1_000);
-    for (int attempt = 0; attempt < 40; attempt++) {
-      long ceiling = Math.min(1_000, 50L << Math.min(attempt, 30));
-      long delay = backoff.delayMs(attempt);
-      assertTrue(delay >= 1 && delay <= ceiling, "attempt " + attempt + ": " + delay + " outside [1, " + ceiling + "]");
+  void retryDelaysStayWithinTheirCeilingNeverZeroAndNoneAfterAFinalFailure() {
+    io.vertx.circuitbreaker.RetryPolicy delays = RetryGate.delays(50, 1_000);
+    RuntimeException transientFailure = new RuntimeException("timeout");
+    for (int retry = 1; retry < 40; retry++) {
+      long ceiling = Math.min(1_000, 50L << retry);
+      long delay = delays.delay(transientFailure, retry);
+      assertTrue(delay >= 1 && delay <= ceiling, "retry " + retry + ": " + delay + " outside [1, " + ceiling + "]");
+      assertEquals(0, delays.delay(new RetryGate.Final(transientFailure), retry), "a final failure sends nothing");
     }
   }
 

@@ -177,6 +177,33 @@ class TodoObservabilityTest {
   }
 
   @Test
+  void eachFailureABreakerCountsIsCountedByBreakerAndCauseOncePerCallNotPerAttempt() throws Exception {
+    String before = metrics();
+    String[] stateStore = {"breaker=\"state store statestore\""};
+    String[] notify = {"breaker=\"invoke notification-service/notify\""};
+    sidecar.stateMode = FakeSidecar.Mode.FAIL;
+    for (int i = 0; i < 2; i++) {
+      assertEquals(502, create("Store down " + i).statusCode());
+    }
+    assertEquals(6, sidecar.transactions().size(), "each call tried three times (STATE_RETRIES 2)");
+    sidecar.stateMode = FakeSidecar.Mode.OK;
+    sidecar.appDownFor.set(1); // one replica gone: sent again, delivered, nothing counted
+    assertEquals("delivered", create("Replica gone").bodyAsJsonObject().getJsonObject("notification")
+      .getString("status"));
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    assertEquals("pending", create("Service failing").bodyAsJsonObject().getJsonObject("notification")
+      .getString("status"));
+
+    String after = metrics();
+    assertEquals(2, delta(before, after, "todo_circuit_breaker_failures_total", stateStore[0],
+      "cause=\"ERR_STATE_TRANSACTION\""), after);
+    assertEquals(2, delta(before, after, "todo_circuit_breaker_failures_total", stateStore), "no other cause");
+    assertEquals(1, delta(before, after, "todo_circuit_breaker_failures_total", notify[0],
+      "cause=\"ERR_DIRECT_INVOKE\""), after);
+    assertEquals(1, delta(before, after, "todo_circuit_breaker_failures_total", notify), "the gone replica: none");
+  }
+
+  @Test
   void theSameScrapeIsServedOnAMetricsPortOfItsOwnForTheScrapersNetworkPolicy() throws Exception {
     for (int i = 0; i < 2; i++) {
       assertEquals(201, create("Scraped " + i).statusCode());

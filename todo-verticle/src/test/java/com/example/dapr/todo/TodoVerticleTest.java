@@ -591,6 +591,97 @@ class TodoVerticleTest {
     assertEquals(2, sidecar.dataCalls().size(), "reads share the state store's breaker");
   }
 
+  /** The lines {@link BreakerFailures} logs while {@code body} runs. */
+  private List<String> breakerLog(Check body) throws Exception {
+    List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Logger logger = java.util.logging.Logger.getLogger(BreakerFailures.class.getName());
+    java.util.logging.Handler handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord record) {
+        lines.add(record.getLevel() + " " + record.getMessage());
+      }
+
+      @Override
+      public void flush() {
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+    logger.addHandler(handler);
+    try {
+      body.holds();
+    } finally {
+      logger.removeHandler(handler);
+    }
+    return lines;
+  }
+
+  @Test
+  void theFailuresThatOpenTheStateBreakerAreLoggedWithTheirCauseAndReadinessSaysWhyItIsOpen() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "3", "STATE_RETRIES", "0", "BREAKER_RESET_MS", "600000");
+    sidecar.stateMode = FakeSidecar.Mode.FAIL;
+
+    List<String> lines = breakerLog(() -> {
+      for (int i = 0; i < 3; i++) {
+        assertJsonError(create("fails " + i), 502, "SIDECAR_ERROR");
+      }
+      return true;
+    });
+
+    List<String> counted = lines.stream().filter(l -> l.contains("counts a failure")).toList();
+    assertFalse(counted.isEmpty(), "the first counted failure is logged: " + lines);
+    assertTrue(counted.get(0).startsWith("WARNING circuit breaker 'state store statestore' counts a failure "
+      + "(ERR_STATE_TRANSACTION): transaction task-"), counted.get(0));
+    assertTrue(counted.get(0).contains("connection refused"), "with Dapr's message: " + counted.get(0));
+    List<String> open = lines.stream().filter(l -> l.contains(" OPEN after ")).toList();
+    assertEquals(1, open.size(), lines::toString);
+    assertTrue(open.get(0).contains("OPEN after 3 failures {ERR_STATE_TRANSACTION=3} (last: transaction task-"),
+      open.get(0));
+    JsonObject breakers = check("circuit-breakers").getJsonObject("data");
+    assertEquals("OPEN", breakers.getString("state_store"), breakers::encode);
+    JsonObject why = breakers.getJsonObject("open_because").getJsonObject("state_store");
+    assertEquals(new JsonObject().put("ERR_STATE_TRANSACTION", 3), why.getJsonObject("failures"), why::encode);
+    assertTrue(why.getString("last_failure").contains("ERR_STATE_TRANSACTION") || why.getString("last_failure")
+      .contains("connection refused"), why::encode);
+    assertEquals(600_000, java.time.Duration.between(java.time.Instant.parse(why.getString("since")),
+      java.time.Instant.parse(why.getString("until"))).toMillis(), "until: since + BREAKER_RESET_MS");
+    assertNull(breakers.getJsonObject("open_because").getJsonObject("notification_service"), breakers::encode);
+  }
+
+  @Test
+  void notificationsThatNeverReachedAReplicaDoNotOpenTheNotifyBreakerWhileFailuresOfTheAppDo() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "2", "NOTIFY_UNDELIVERED_RETRIES", "0", "BREAKER_RESET_MS", "600000");
+    // Every call meets a replica whose app is gone (Dapr: connection refused), none is sent again: each fails.
+    sidecar.appDownFor.set(5);
+    List<String> lines = breakerLog(() -> {
+      for (int i = 0; i < 5; i++) {
+        JsonObject notification = create("dead replica " + i).bodyAsJsonObject().getJsonObject("notification");
+        assertEquals("pending", notification.getString("status"), notification::encode);
+        assertEquals("ERR_DIRECT_INVOKE", notification.getString("dapr_error_code"), notification::encode);
+      }
+      return true;
+    });
+    assertEquals(5, sidecar.invocations().size());
+    assertEquals("CLOSED", check("circuit-breakers").getJsonObject("data").getString("notification_service"));
+    assertEquals(List.of(), lines, "nothing counted");
+
+    // notification-service itself failing (an error that reached it) counts, and opens the breaker.
+    sidecar.invokeMode = FakeSidecar.Mode.FAIL;
+    for (int i = 0; i < 2; i++) {
+      assertEquals("SIDECAR_ERROR", create("fails " + i).bodyAsJsonObject().getJsonObject("notification")
+        .getString("error"));
+    }
+    JsonObject open = create("open").bodyAsJsonObject().getJsonObject("notification");
+    assertEquals("CIRCUIT_OPEN", open.getString("error"), open::encode);
+    assertEquals(7, sidecar.invocations().size(), "nothing sent while open");
+    JsonObject breakers = check("circuit-breakers").getJsonObject("data");
+    assertEquals("OPEN", breakers.getString("notification_service"), breakers::encode);
+    assertEquals(new JsonObject().put("ERR_DIRECT_INVOKE", 2), breakers.getJsonObject("open_because")
+      .getJsonObject("notification_service").getJsonObject("failures"), breakers::encode);
+  }
+
   private JsonObject readiness() throws Exception {
     return request(HttpMethod.GET, "/health/ready").send().await(15, TimeUnit.SECONDS).bodyAsJsonObject();
   }
