@@ -1,6 +1,7 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.http.ApiException;
+import io.vertx.circuitbreaker.RetryPolicy;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -49,8 +50,8 @@ final class OutboxCheck {
   static final String PROJECTION_PREFIX = "todo-api outbox self-check ";
   static final long KEY_TTL_SECONDS = 60;
   private static final Logger LOG = Logger.getLogger(OutboxCheck.class.getName());
-  /** Attempts while the sidecar starts: 100 ms doubling to 2 s, a warning every {@value #WARN_EVERY} attempts. */
-  private static final Backoff BACKOFF = new Backoff(100, 2_000);
+  /** Attempts while the sidecar starts: jittered, up to 100 ms doubling to 2 s; a warning every {@value #WARN_EVERY}. */
+  private static final RetryPolicy BACKOFF = RetryPolicy.exponentialDelayWithJitter(100, 2_000);
   private static final int WARN_EVERY = 15;
 
   enum State { CHECKING, PASSED, FAILED }
@@ -183,7 +184,7 @@ final class OutboxCheck {
 
   private void retry(Throwable failure) {
     lastError = String.valueOf(failure.getMessage());
-    long delay = BACKOFF.delayMs(attempts - 1);
+    long delay = Math.max(1, BACKOFF.delay(failure, attempts));
     // The first attempt usually meets a sidecar still starting (scripts/run.sh starts it after todo-api): said once,
     // quietly; a warning only when it goes on.
     if (attempts == 1 || attempts % WARN_EVERY == 0) {
