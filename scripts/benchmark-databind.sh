@@ -6,7 +6,8 @@
 # own training run, as run.sh starts it. Alternating, in one run:
 #   - START_TRIALS starts of each, A B A B ..., timed from the process's start to its first answered (2xx) POST /tasks;
 #   - RUNS closed loops of each, A B / B A ...: a fresh start, WARMUP of closed loop not counted, then DURATION of
-#     closed loop with VUS users (load/compare.js MODE=closed): throughput and latency; the outbox drained between.
+#     closed loop with VUS users (load/compare.js MODE=closed): throughput, latency and todo-api's own CPU time per
+#     request (utime + stime of its process over the loop); the outbox drained between.
 # Prints the figures and writes them to load/results/databind-<time>/databind.txt (raw k6 summaries beside it).
 #
 #   scripts/benchmark-databind.sh        START_TRIALS=7 RUNS=3 WARMUP=10s DURATION=20s VUS=32 PORT_OFFSET=1700
@@ -142,13 +143,17 @@ for run in $(seq 1 "$RUNS"); do
   for name in $order; do
     first_answer "$name"
     k6run "$OUT/$name-warmup-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$WARMUP"
+    t0=$(awk '{print $14 + $15}' "/proc/$PEER_PID/stat")
     k6run "$OUT/$name-loop-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$DURATION"
+    t1=$(awk '{print $14 + $15}' "/proc/$PEER_PID/stat")
     outbox_drain "$REDIS_PORT" 180 > /dev/null || die "$name: the outbox did not drain in 180 s"
     stop_peer
-    python3 - "$OUT/$name-loop-$run.json" "$name" "$run" >> "$OUT/loops.txt" <<'PY'
+    python3 - "$OUT/$name-loop-$run.json" "$name" "$run" "$(( t1 - t0 ))" "$(getconf CLK_TCK)" >> "$OUT/loops.txt" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))["compare"]
-print(sys.argv[2], sys.argv[3], f"{c['throughput']:.1f}", f"{c['p50']:.1f}", f"{c['p99']:.1f}", c["requests"])
+cpu = int(sys.argv[4]) * 1000 / int(sys.argv[5]) / c["requests"]  # todo-api's own CPU ms per answered request
+print(sys.argv[2], sys.argv[3], f"{c['throughput']:.1f}", f"{c['p50']:.1f}", f"{c['p99']:.1f}", c["requests"],
+      f"{cpu:.3f}")
 PY
     say "  run $run, $name: $(tail -n 1 "$OUT/loops.txt")"
   done
@@ -164,8 +169,8 @@ for line in open(f"{out}/start.txt"):
     start.setdefault(name, []).append(int(ms))
 loops = {}
 for line in open(f"{out}/loops.txt"):
-    name, run, tput, p50, p99, n = line.split()
-    loops.setdefault(name, []).append((float(tput), float(p50), float(p99)))
+    name, run, tput, p50, p99, n, cpu = line.split()
+    loops.setdefault(name, []).append((float(tput), float(p50), float(p99), float(cpu)))
 print(f"start to first answered POST /tasks (ms, median of {len(start['baseline'])}; each start):")
 for name in names:
     print(f"  {name:10} {statistics.median(start[name]):6.0f}   {start[name]}")
@@ -174,14 +179,19 @@ print(f"closed loop POST /tasks, {vus} users, {duration} after {warmup} not coun
 for name in names:
     runs = sorted(loops[name])
     mid = runs[len(runs) // 2]
-    print(f"  {name:10} {mid[0]:7.1f}/s  p50 {mid[1]:.1f} p99 {mid[2]:.1f}   {[r[0] for r in loops[name]]}")
+    cpu = statistics.median(r[3] for r in loops[name])
+    print(f"  {name:10} {mid[0]:7.1f}/s  p50 {mid[1]:.1f} p99 {mid[2]:.1f}  todo-api CPU {cpu:.3f} ms/request   "
+          f"{[r[0] for r in loops[name]]} /s, {[r[3] for r in loops[name]]} CPU ms/request")
 b = statistics.median(start["baseline"])
 tb = statistics.median(r[0] for r in loops["baseline"])
 for name in names[1:]:
     n = statistics.median(start[name])
     tn = statistics.median(r[0] for r in loops[name])
     # Pair by pair as well: each run's throughput against the baseline's of the same run.
-    pairs = [t / bt for (t, _, _), (bt, _, _) in zip(loops[name], loops["baseline"])]
+    pairs = [r[0] / br[0] for r, br in zip(loops[name], loops["baseline"])]
+    cn = statistics.median(r[3] for r in loops[name])
+    cb = statistics.median(r[3] for r in loops["baseline"])
     print(f"{name} against baseline: first answer {n - b:+.0f} ms ({(n / b - 1) * 100:+.1f}%), throughput "
-          f"{(tn / tb - 1) * 100:+.1f}% (run by run: {', '.join(f'{(p - 1) * 100:+.1f}%' for p in pairs)})")
+          f"{(tn / tb - 1) * 100:+.1f}% (run by run: {', '.join(f'{(p - 1) * 100:+.1f}%' for p in pairs)}), "
+          f"todo-api CPU per request {(cn / cb - 1) * 100:+.1f}%")
 PY
