@@ -37,6 +37,14 @@ public final class ServiceLauncher {
 
   /** The launcher's exit code for a verticle that failed to deploy ({@code io.vertx.launcher.application.ExitCodes}). */
   static final int DEPLOYMENT_FAILED = 15;
+
+  static {
+    // Before the first logger: the manager is chosen once, when java.util.logging is first used.
+    if (System.getProperty(ShutdownLogManager.PROPERTY) == null) {
+      System.setProperty(ShutdownLogManager.PROPERTY, ShutdownLogManager.class.getName());
+    }
+  }
+
   private static final Logger LOG = Logger.getLogger(ServiceLauncher.class.getName());
 
   private ServiceLauncher() {
