@@ -143,19 +143,6 @@ public final class JsonBinding {
     return value instanceof Checked<?> checked ? type.cast(checked.checked()) : value;
   }
 
-  /**
-   * Builds and caches the deserializers and serializers of {@code types} now, rather than at the first request that
-   * needs them: the introspection of a record (its creator, properties, annotations) is work the class-data archive
-   * does not keep. A verticle calls it on a worker thread while it starts, so that it overlaps the rest of the start.
-   */
-  public static void prime(Class<?>... types) {
-    MAPPER.canDeserialize(MAPPER.constructType(Map.class));
-    for (Class<?> type : types) {
-      MAPPER.canDeserialize(MAPPER.constructType(type));
-      MAPPER.canSerialize(type);
-    }
-  }
-
   /** {@code value} as JSON bytes. */
   public static Buffer encode(Object value) {
     try {

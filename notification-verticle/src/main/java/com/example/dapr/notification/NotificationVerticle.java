@@ -47,11 +47,6 @@ public class NotificationVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    // The records' (de)serializers, built beside the rest of the start instead of at the first request.
-    vertx.executeBlocking(() -> {
-      com.example.dapr.http.JsonBinding.prime(NotifyHandler.NotifyRequest.class, NotifyHandler.NotifyAnswer.class);
-      return null;
-    }, false);
     DeliveryLog deliveries = vertx.sharedData().<String, DeliveryLog>getLocalMap("notification-service")
       .computeIfAbsent("deliveries-" + config.replica(), k -> new DeliveryLog(config.recentLimit()));
     Faults faults = vertx.sharedData().<String, Faults>getLocalMap("notification-service")

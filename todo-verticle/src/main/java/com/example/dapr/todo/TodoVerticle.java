@@ -2,7 +2,6 @@ package com.example.dapr.todo;
 
 import com.example.dapr.http.AppApiToken;
 import com.example.dapr.http.Env;
-import com.example.dapr.http.JsonBinding;
 import com.example.dapr.http.JsonErrors;
 import com.example.dapr.http.Logging;
 import com.example.dapr.http.Observability;
@@ -58,12 +57,6 @@ public class TodoVerticle extends VerticleBase {
       return Future.failedFuture(new IllegalStateException("todo-api runs as one verticle instance per process, not "
         + context.getInstanceCount() + " (--instances): scale with more processes or replicas instead"));
     }
-    // The records' (de)serializers, built beside the rest of the start instead of at the first request.
-    vertx.executeBlocking(() -> {
-      JsonBinding.prime(TaskRequests.Create.class, TaskRequests.Change.class, Task.class, TaskAnswer.class,
-        Notification.class, Notification.InvokeBody.class);
-      return null;
-    }, false);
     sidecar = new SidecarClient(vertx, config);
     stats = new NotificationStats();
     RecentDeliveries recent = new RecentDeliveries(config.notifications().rememberDelivered());
