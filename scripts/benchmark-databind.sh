@@ -10,13 +10,14 @@
 #     request (utime + stime of its process over the loop); the outbox drained between.
 # Prints the figures and writes them to load/results/databind-<time>/databind.txt (raw k6 summaries beside it).
 #
-#   scripts/benchmark-databind.sh        START_TRIALS=7 RUNS=3 WARMUP=10s DURATION=20s VUS=32 PORT_OFFSET=1700
+#   scripts/benchmark-databind.sh        START_TRIALS=7 RUNS=3 WARMUP=10s DURATION=20s VUS=32 PORT_OFFSET=1850
 #   MORE_JARS="streaming=/path/todo-api.jar" scripts/benchmark-databind.sh   a third variant, measured in the same turns
 # About 6 minutes. Traffic goes to 127.0.0.1 only; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPT_NAME=benchmark-databind
 . "$ROOT/scripts/lib.sh"
+. "$ROOT/scripts/peer-process.sh"
 export K6_NO_USAGE_REPORT=true # k6 would send usage statistics to stats.grafana.org after each run
 cd "$ROOT"
 
@@ -25,7 +26,7 @@ RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-10s}
 DURATION=${DURATION:-20s}
 VUS=${VUS:-32}
-OFFSET=${PORT_OFFSET:-1700}
+OFFSET=${PORT_OFFSET:-$(test_system_offset databind)}
 BASELINE_REF=${BASELINE_REF:-main}
 BASELINE_JAR=${BASELINE_JAR:-}
 OUT=${BENCH_OUT:-$ROOT/load/results/databind-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -94,35 +95,6 @@ start_peer() { # name
     java $JAVA_OPTS_BENCH -XX:SharedArchiveFile="${CDS[$1]}" -jar "${JAR[$1]}" >> "$OUT/peer-$1.log" 2>&1 &
   PEER_PID=$!
 }
-stop_peer() {
-  kill "$PEER_PID" 2>/dev/null || true
-  local waited=0
-  while kill -0 "$PEER_PID" 2>/dev/null; do
-    sleep 0.1; waited=$((waited + 1))
-    [ "$waited" -lt 150 ] || { kill -9 "$PEER_PID" 2>/dev/null || true; }
-  done
-  PEER_PID=""
-}
-# first_answer NAME: starts it and sets FIRST_MS, the ms from the process's start to its first 2xx POST /tasks.
-first_answer() {
-  local name=$1 t0 code
-  t0=$(date +%s%N)
-  start_peer "$name"
-  while true; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X POST "$URL/tasks" \
-      -H 'Content-Type: application/json' -d '{"title": "first"}' || true)
-    case "$code" in 2??) break ;; esac
-    kill -0 "$PEER_PID" 2>/dev/null || { tail -n 20 "$OUT/peer-$name.log" >&2; die "$name exited while starting"; }
-    [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 60000 ] || die "$name did not answer POST /tasks within 60 s"
-    sleep 0.005
-  done
-  FIRST_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-}
-k6run() { # summary-json VAR=value ...
-  local summary=$1
-  shift
-  env "$@" SUMMARY_JSON="$summary" "$K6" run -q load/compare.js > "${summary%.json}.txt" 2>&1 || true
-}
 
 : > "$OUT/start.txt"
 for trial in $(seq 1 "$START_TRIALS"); do
@@ -142,9 +114,9 @@ for run in $(seq 1 "$RUNS"); do
   order="${names[*]:$shift_by} ${names[*]:0:$shift_by}"
   for name in $order; do
     first_answer "$name"
-    k6run "$OUT/$name-warmup-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$WARMUP"
+    k6run load/compare.js "$OUT/$name-warmup-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$WARMUP"
     t0=$(awk '{print $14 + $15}' "/proc/$PEER_PID/stat")
-    k6run "$OUT/$name-loop-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$DURATION"
+    k6run load/compare.js "$OUT/$name-loop-$run.json" PEER="$name" TODO_URL="$URL" MODE=closed VUS="$VUS" DURATION="$DURATION"
     t1=$(awk '{print $14 + $15}' "/proc/$PEER_PID/stat")
     outbox_drain "$REDIS_PORT" 180 > /dev/null || die "$name: the outbox did not drain in 180 s"
     stop_peer

@@ -72,7 +72,7 @@ for run_dir in e2e-tests/target/e2e/*/ load/results/smoke/run/ load/results/smok
 done
 # The layer that starts each row's system: the e2e classes' in 3, the k6 smoke's in 4, the cluster in 6; a user's own
 # system, the soak and the benchmark are started by no layer (they are planned around, not checked).
-row_layer() { case "$1" in default | soak | benchmark | hog) echo - ;; smoke | peers) echo 4 ;; cluster) echo 6 ;; *) echo 3 ;; esac; }
+row_layer() { case "$1" in default | soak | benchmark | hog | databind) echo - ;; smoke | peers) echo 4 ;; cluster) echo 6 ;; *) echo 3 ;; esac; }
 taken=()
 while read -r name _; do
   [[ ",$LAYERS," == *",$(row_layer "$name"),"* ]] || continue
