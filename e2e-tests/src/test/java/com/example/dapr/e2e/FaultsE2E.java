@@ -58,7 +58,6 @@ class FaultsE2E extends AgainstEmbeddedSystem {
   void allReplicasDownThenBack() throws Exception {
     FaultSuite.Result result = suite.run("all replicas down for " + FaultSuite.OUTAGE_MS / 1000 + " s", true,
       suite.killedFor(FaultSuite.OUTAGE_MS, "notification-1", "notification-2", "notification-3"));
-    List<Traffic.Outcome> open = result.outcomes().stream().filter(o -> "CIRCUIT_OPEN".equals(o.error())).toList();
     // No create waits out NOTIFY_TIMEOUT_MS on a dead replica: the sidecars behind the replicas answer at once that
     // their app cannot be reached (no Dapr retries, with the app policy of dapr/components/resiliency.yaml). That
     // never reached an app and does not count against todo-api's breaker, which opens only on what else fails (such
@@ -69,14 +68,16 @@ class FaultsE2E extends AgainstEmbeddedSystem {
     List<Traffic.Outcome> waited = during.stream().filter(o -> "SIDECAR_TIMEOUT".equals(o.error())).toList();
     assertEquals(List.of(), waited.stream().limit(5).toList(), waited.size() + " of the " + during.size()
       + " creates during the outage waited for the notification timeout");
+    // A call in flight to a replica as it is SIGKILLed may also get an answer that is not notification-service's
+    // (seen: daprd's 200 with an empty body, 3 ms after it was sent): SIDECAR_ERROR, just as fast.
+    Set<String> fast = Set.of("CIRCUIT_OPEN", "ERR_DIRECT_INVOKE", "SIDECAR_ERROR");
     List<Traffic.Outcome> pending = during.stream().filter(o -> !o.delivered()).toList();
-    assertTrue(pending.stream().allMatch(o -> "pending".equals(o.notification())
-      && Set.of("CIRCUIT_OPEN", "ERR_DIRECT_INVOKE").contains(o.error())), () -> "pending for another reason: "
-      + pending.stream().filter(o -> !"CIRCUIT_OPEN".equals(o.error()) && !"ERR_DIRECT_INVOKE".equals(o.error()))
-        .limit(5).toList());
-    System.out.printf("all replicas down: of %d creates during the outage, %d answered with the breaker open, %d with "
-      + "ERR_DIRECT_INVOKE, %d delivered (before the last replica died)%n", during.size(), open.size(),
-      pending.stream().filter(o -> "ERR_DIRECT_INVOKE".equals(o.error())).count(), during.size() - pending.size());
+    assertTrue(pending.stream().allMatch(o -> "pending".equals(o.notification()) && fast.contains(o.error())),
+      () -> "pending for another reason: " + pending.stream().filter(o -> !fast.contains(o.error())).limit(5).toList());
+    System.out.printf("all replicas down: of %d creates during the outage, %d delivered (before the last replica "
+      + "died), pending by reason %s%n", during.size(), during.size() - pending.size(), pending.stream()
+      .collect(java.util.stream.Collectors.groupingBy(Traffic.Outcome::error, java.util.TreeMap::new,
+        java.util.stream.Collectors.counting())));
   }
 
   @Test
