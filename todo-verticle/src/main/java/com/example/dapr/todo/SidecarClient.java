@@ -70,11 +70,10 @@ public final class SidecarClient {
     // Every failure of a state call counts: the store is behind the local sidecar, so any failure is the sidecar's or
     // the store's, the two things this breaker stands for.
     this.stateBreaker = breaker(stateBreakerName(), stateFailures, resilience.stateRetries(), failure -> true);
-    // notification-service counts as failing only by failures of notification-service as a whole: not by those that
-    // Dapr says never reached a replica (one replica gone, SidecarException#neverReachedApp), which are sent again to
-    // another and must not cut the healthy replicas off with the dead one.
+    // notification-service counts as failing only by failures of notification-service as a whole (NotifyFailures):
+    // one replica gone must not cut the healthy replicas off with the dead one.
     this.invokeBreaker = breaker(invokeBreakerName(), invokeFailures, resilience.notifyUndeliveredRetries(),
-      failure -> !(failure instanceof SidecarException e && e.neverReachedApp()));
+      new NotifyFailures(resilience.breakerWindowMs(), System::currentTimeMillis));
     this.statePath = "/v1.0/state/" + config.stateStore();
     this.invokePath = notifications.invokeMode() == TodoConfig.InvokeMode.PATH
       ? "/v1.0/invoke/" + notifications.appId() + "/method/" + notifications.method()

@@ -111,6 +111,23 @@ public final class SidecarException extends RuntimeException {
   }
 
   /**
+   * The app address a {@code ERR_DIRECT_INVOKE} names when the target sidecar lost its call to its app midway ({@code
+   * error invoking app channel: Post "http://127.0.0.1:8802/notify": EOF}, or a connection reset: the replica died
+   * with the call in flight), else null.
+   */
+  public String appChannelAddress() {
+    String message = getMessage();
+    if (!"ERR_DIRECT_INVOKE".equals(errorCode) || message == null) {
+      return null;
+    }
+    java.util.regex.Matcher matcher = APP_CHANNEL.matcher(message);
+    return matcher.find() ? matcher.group(1) : null;
+  }
+
+  private static final java.util.regex.Pattern APP_CHANNEL =
+    java.util.regex.Pattern.compile("error invoking app channel: [A-Za-z]+ \"https?://([^/\"]+)");
+
+  /**
    * Whether the state store refused a write ({@code ERR_STATE_SAVE}, {@code ERR_STATE_TRANSACTION}, or a 409): what
    * Dapr answers both for a stale ETag or a taken key and for a store that failed, so only a read tells which.
    */
