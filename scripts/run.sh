@@ -234,7 +234,7 @@ command -v redis-server >/dev/null || apt_install redis-server redis-tools
 mkdir -p "$RUN_DIR/redis"
 say "starting redis-server on 127.0.0.1:$REDIS_PORT (data in $RUN_DIR/redis, kept across stops)"
 pid=$(start_process redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
-  --dir "$RUN_DIR/redis" --appendonly yes --appendfsync everysec --save "" --protected-mode yes --set-proc-title no)
+  --dir "$RUN_DIR/redis" --appendonly yes --appendfsync always --save "" --protected-mode yes --set-proc-title no)
 record redis "$pid" "redis://127.0.0.1:$REDIS_PORT"
 for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server did not start; see $LOG_DIR/redis.log"
