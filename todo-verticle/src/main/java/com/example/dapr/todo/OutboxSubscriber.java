@@ -147,7 +147,8 @@ final class OutboxSubscriber {
     }
     return store.read(notification.taskId())
       .compose(entry -> {
-        if (!notification.announces(entry == null ? null : Task.fromStored(Task.stateKey(notification.taskId()), entry.value()))) {
+        Task stored = entry == null ? null : Task.fromStored(Task.stateKey(notification.taskId()), entry.value());
+        if (!notification.announces(stored)) {
           stats.phantom();
           LOG.warning(() -> "outbox event for notification " + notification.id() + " dropped: the task is not "
             + "stored as it announces (its transaction failed after Dapr published it)");
