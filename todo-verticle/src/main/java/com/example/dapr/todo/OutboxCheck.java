@@ -61,6 +61,8 @@ final class OutboxCheck {
   private final String component;
   private final long waitMs;
   private final Promise<Void> concluded = Promise.promise();
+  /** Completed when an attempt is first refused by the sidecar with a 4xx: the writes waiting then go ahead. */
+  private final Promise<Void> refused = Promise.promise();
   private volatile State state = State.CHECKING;
   private volatile int attempts;
   private volatile String lastError = "not tried yet";
@@ -103,6 +105,10 @@ final class OutboxCheck {
         long timer = vertx.setTimer(Math.max(1, waitMs), id -> waited.tryFail(new ApiException(503,
           "OUTBOX_CHECK_PENDING", "todo-api is still checking that state store '" + component + "' has Dapr's "
           + "transactional outbox (" + lastError + "); retry shortly", null, Map.of("Retry-After", "1"), null)));
+        refused.future().onSuccess(v -> {
+          vertx.cancelTimer(timer);
+          waited.tryComplete();
+        });
         concluded.future().onComplete(ar -> {
           vertx.cancelTimer(timer);
           if (ar.succeeded()) {
@@ -162,6 +168,9 @@ final class OutboxCheck {
             .onFailure(e -> LOG.fine(() -> "outbox check: " + key + " not deleted (its TTL will): " + e.getMessage()));
         }
         refusedBySidecar = !ar.succeeded() && ar.cause() instanceof SidecarException e && !e.isTransient();
+        if (refusedBySidecar) {
+          refused.tryComplete();
+        }
         if (ar.succeeded()) {
           conclude(ar.result());
         } else {
