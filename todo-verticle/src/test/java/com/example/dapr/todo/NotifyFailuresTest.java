@@ -44,6 +44,15 @@ class NotifyFailuresTest {
   }
 
   @Test
+  void aCallDaprsOwnBreakerKeptFromEveryReplicaDoesNotCount() {
+    for (String err : new String[] {"circuit breaker is open", "too many requests"}) {
+      assertFalse(counts.test(SidecarException.fromResponse("invoke notification-service/notify", 500, Buffer.buffer(
+        "{\"errorCode\":\"ERR_DIRECT_INVOKE\",\"message\":\"failed to invoke, id: notification-service, err: " + err
+          + "\"}"))), err);
+    }
+  }
+
+  @Test
   void aCallThatNeverReachedAReplicaDoesNotCount() {
     assertFalse(counts.test(SidecarException.fromResponse("invoke notification-service/notify", 500, Buffer.buffer(
       "{\"errorCode\":\"ERR_DIRECT_INVOKE\",\"message\":\"failed to invoke, id: notification-service, err: rpc error: "
