@@ -107,6 +107,20 @@ final class FakeSidecar {
     return server.actualPort();
   }
 
+  /**
+   * todo-api's configuration against this sidecar, with the unit tests' defaults (any free port, fast retries, a quick
+   * stop) and {@code overrides} (name, value, ...).
+   */
+  TodoConfig todoApiConfig(String... overrides) {
+    java.util.Map<String, String> env = new java.util.HashMap<>(java.util.Map.of("APP_PORT", "0",
+      "DAPR_HTTP_PORT", String.valueOf(port()), "RETRY_INITIAL_DELAY_MS", "5", "RETRY_MAX_DELAY_MS", "20",
+      "SHUTDOWN_DELAY_MS", "0"));
+    for (int i = 0; i < overrides.length; i += 2) {
+      env.put(overrides[i], overrides[i + 1]);
+    }
+    return TodoConfig.from(new com.example.dapr.http.Env(env));
+  }
+
   private void route(HttpServerRequest request, Buffer body) {
     String path = request.path();
     if (path.equals("/v1.0/healthz/outbound")) {

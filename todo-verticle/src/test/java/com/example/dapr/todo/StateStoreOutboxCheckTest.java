@@ -1,6 +1,5 @@
 package com.example.dapr.todo;
 
-import com.example.dapr.http.Env;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -14,9 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -46,12 +43,7 @@ class StateStoreOutboxCheckTest {
   }
 
   private void deploy(String... overrides) throws Exception {
-    Map<String, String> env = new HashMap<>(Map.of("APP_PORT", "0", "DAPR_HTTP_PORT", String.valueOf(sidecar.port()),
-      "RETRY_INITIAL_DELAY_MS", "5", "RETRY_MAX_DELAY_MS", "20", "SHUTDOWN_DELAY_MS", "0"));
-    for (int i = 0; i < overrides.length; i += 2) {
-      env.put(overrides[i], overrides[i + 1]);
-    }
-    TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(env)));
+    TodoVerticle verticle = new TodoVerticle(sidecar.todoApiConfig(overrides));
     vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     port = verticle.actualPort();
   }

@@ -18,7 +18,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -59,16 +58,7 @@ class TodoVerticleTest {
   }
 
   private String deployReturningId(String... overrides) throws Exception {
-    Map<String, String> env = new HashMap<>(Map.of(
-      "APP_PORT", "0",
-      "DAPR_HTTP_PORT", String.valueOf(sidecar.port()),
-      "RETRY_INITIAL_DELAY_MS", "5",
-      "RETRY_MAX_DELAY_MS", "20",
-      "SHUTDOWN_DELAY_MS", "0"));
-    for (int i = 0; i < overrides.length; i += 2) {
-      env.put(overrides[i], overrides[i + 1]);
-    }
-    TodoVerticle verticle = new TodoVerticle(TodoConfig.from(new Env(env)));
+    TodoVerticle verticle = new TodoVerticle(sidecar.todoApiConfig(overrides));
     String id = vertx.deployVerticle(verticle).await(10, TimeUnit.SECONDS);
     port = verticle.actualPort();
     sidecar.awaitOutboxCheck(vertx);
