@@ -99,9 +99,10 @@ public final class SidecarException extends RuntimeException {
   /**
    * Whether Dapr says the invoked app never received the request: {@code ERR_DIRECT_INVOKE} because the target
    * sidecar could not connect to its app ({@code connection refused}), reports it unhealthy, could not itself be
-   * reached ({@code Unavailable}), or Dapr's own circuit breaker for the app did not let the call out. Such a call is safe to send again, and Dapr's name resolution may pick another
-   * replica for it; Dapr itself does not, as it retries on the replica it resolved first. Read from the messages of
-   * Dapr 1.18; the end-to-end tests check them against the real sidecar.
+   * reached ({@code Unavailable}), or Dapr's own circuit breaker for the app did not let the call out. Such a call is
+   * safe to send again, and Dapr's name resolution may pick another replica for it; Dapr itself does not, as it
+   * retries on the replica it resolved first. Read from the messages of Dapr 1.18; the end-to-end tests check them
+   * against the real sidecar.
    */
   public boolean neverReachedApp() {
     String message = getMessage();

@@ -1,5 +1,6 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.http.Env;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -9,6 +10,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -112,13 +114,13 @@ final class FakeSidecar {
    * stop) and {@code overrides} (name, value, ...).
    */
   TodoConfig todoApiConfig(String... overrides) {
-    java.util.Map<String, String> env = new java.util.HashMap<>(java.util.Map.of("APP_PORT", "0",
+    Map<String, String> env = new HashMap<>(Map.of("APP_PORT", "0",
       "DAPR_HTTP_PORT", String.valueOf(port()), "RETRY_INITIAL_DELAY_MS", "5", "RETRY_MAX_DELAY_MS", "20",
       "SHUTDOWN_DELAY_MS", "0"));
     for (int i = 0; i < overrides.length; i += 2) {
       env.put(overrides[i], overrides[i + 1]);
     }
-    return TodoConfig.from(new com.example.dapr.http.Env(env));
+    return TodoConfig.from(new Env(env));
   }
 
   private void route(HttpServerRequest request, Buffer body) {
