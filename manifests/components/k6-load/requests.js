@@ -5,7 +5,7 @@ import { check } from 'k6';
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 // Straight to a sidecar whose API requires Dapr's API token (scripts/run.sh's secure default): DAPR_API_TOKEN from the
 // environment (k6 reads the process environment; never pass a token with -e, which shows on the command line).
-const SIDECAR_HEADERS = __ENV.DAPR_API_TOKEN
+export const SIDECAR_HEADERS = __ENV.DAPR_API_TOKEN
   ? Object.assign({ 'dapr-api-token': __ENV.DAPR_API_TOKEN }, JSON_HEADERS) : JSON_HEADERS;
 
 /** POST /tasks with this title; answers the response and its parsed body (null when it is not JSON). */
