@@ -508,11 +508,13 @@ class ClusterK8s {
     assertEquals(0, tally.lost(), "no accepted task's notification is lost: " + tally.lostIds().stream().limit(10).toList());
     assertEquals(0, tally.duplicated(), "no notification is delivered twice (graceful stops only)");
     // Every request got an answer (a connection closed under a request leaves the client unsure whether its task was
-    // made), and a refusal is an explicit, retryable one: 503 with its JSON error (CIRCUIT_OPEN and Retry-After when
-    // todo-api's breaker fails fast, seen for a few seconds of a rollout on this 2-core node), never a 500.
+    // made), and a refusal is one of the API's retryable answers with its JSON error, never a 500 or 502: 503
+    // (CIRCUIT_OPEN and Retry-After when todo-api's breaker fails fast) or 504 SIDECAR_TIMEOUT (a save with no answer
+    // within STATE_TIMEOUT_MS). Both are seen for a few seconds of a rollout on this 2-core node; a 504's task may be
+    // stored, which is why the README tells clients to retry with an Idempotency-Key.
     assertEquals(0, failures.getOrDefault(0, 0L), "every request was answered: " + failures);
-    assertEquals(failures.values().stream().mapToLong(Long::longValue).sum(), failures.getOrDefault(503, 0L),
-      "any refusal is a 503: " + failures);
+    assertEquals(failures.values().stream().mapToLong(Long::longValue).sum(),
+      failures.getOrDefault(503, 0L) + failures.getOrDefault(504, 0L), "any refusal is a 503 or a 504: " + failures);
     assertTrue(outcomes.stream().filter(o -> !o.accepted()).allMatch(o -> String.valueOf(o.error()).contains("\"error\":")),
       "every refusal carries its JSON error code");
   }
