@@ -46,6 +46,8 @@ DETACH=0
 SECURE=1
 TRACING=1
 METRICS=1
+SAMPLING_RATE=${SAMPLING_RATE:-1}
+SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-2s}
 COMMAND=start
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -280,7 +282,7 @@ metadata:
   name: tracing
 spec:
   tracing:
-    samplingRate: "1"
+    samplingRate: "$SAMPLING_RATE"
     zipkin:
       endpointAddress: http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans
 YAML
@@ -296,7 +298,7 @@ fi
 declare -a METRICS_ENV=() METRICS_FLAGS=()
 if [ $METRICS -eq 1 ]; then
   {
-    printf 'global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n'
+    printf 'global:\n  scrape_interval: %s\n  scrape_timeout: 1s\nscrape_configs:\n' "$SCRAPE_INTERVAL"
     printf '  - job_name: todo-api\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: todo-api}\n' "$(app_port 0)"
     printf '  - job_name: notification-service\n    static_configs:\n'
     for k in $(seq 1 "$REPLICAS"); do
@@ -416,6 +418,8 @@ if [ "${CLASS_DATA_ARCHIVE:-on}" != off ]; then
   archive=$(class_data_archive "$NOTIFICATION_JAR" $JAVA_OPTS)
   [ -z "$archive" ] || CDS_NOTIFICATION=(-XX:SharedArchiveFile="$archive")
 fi
+API_LOGGING=()
+[ "${DAPR_API_LOGGING:-on}" = off ] || API_LOGGING=(--enable-api-logging)
 start_sidecar() { # k app_id
   local k=$1 app_id=$2 name security=()
   [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
@@ -432,7 +436,7 @@ start_sidecar() { # k app_id
     --metrics-listen-address 127.0.0.1 \
     --resources-path "$ROOT/dapr/components" --resources-path "$STATE_COMPONENTS" \
     --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" "${METRICS_FLAGS[@]}" \
-    --enable-api-logging --log-level "${DAPR_LOG_LEVEL:-info}")
+    "${API_LOGGING[@]}" --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
 # 5. notification-service replicas, each with its sidecar.

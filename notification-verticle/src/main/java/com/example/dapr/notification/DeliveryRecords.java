@@ -1,16 +1,14 @@
 package com.example.dapr.notification;
 
+import com.example.dapr.client.DaprState;
+import com.example.dapr.client.DaprState.Entry;
+import com.example.dapr.client.DaprState.Item;
+import com.example.dapr.client.DaprState.Operation;
+import com.example.dapr.client.DaprTransport;
+import com.example.dapr.client.SidecarException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.PoolOptions;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.web.client.HttpRequest;
-import io.vertx.ext.web.client.HttpResponse;
-import io.vertx.ext.web.client.WebClient;
-import io.vertx.ext.web.client.WebClientOptions;
 
 import java.util.List;
 import java.util.UUID;
@@ -60,10 +58,10 @@ final class DeliveryRecords {
 
   private final NotificationConfig.Dedup config;
   private final String replica;
-  private final WebClient client;
-  private final String statePath;
-  private final Batcher<JsonObject> claims;
-  private final Batcher<JsonObject> answers;
+  private final DaprTransport transport;
+  private final DaprState state;
+  private final Batcher<Item> claims;
+  private final Batcher<Item> answers;
   private final Vertx vertx;
   private volatile boolean closed;
 
@@ -71,12 +69,9 @@ final class DeliveryRecords {
     this.config = config;
     this.replica = replica;
     this.vertx = vertx;
-    this.client = WebClient.create(vertx, new WebClientOptions()
-        .setDefaultHost(config.sidecarHost()).setDefaultPort(config.sidecarHttpPort())
-        .setKeepAlive(true).setTcpNoDelay(true).setUserAgent("notification-service")
-        .setMetricsName("dapr-state"),
-      new PoolOptions().setHttp1MaxSize(64).setMaxWaitQueueSize(4_096));
-    this.statePath = "/v1.0/state/" + config.store();
+    this.transport = new DaprTransport(vertx, new DaprTransport.Options(config.sidecarHost(), config.sidecarHttpPort(),
+      config.apiToken(), 64, 4_096, config.timeoutMs(), "notification-service", "dapr-state"));
+    this.state = new DaprState(transport, config.store(), config.timeoutMs());
     this.claims = new Batcher<>(config.batchMax(), this::saveAll);
     this.answers = new Batcher<>(vertx, config.batchMax(), config.recordLingerMs(), this::upsertAll);
   }
@@ -86,7 +81,7 @@ final class DeliveryRecords {
     String key = "claim-" + notificationId;
     JsonObject claim = new JsonObject().put("replica", replica).put("claimed_at", System.currentTimeMillis())
       .put("attempt", UUID.randomUUID().toString());
-    return claims.submit(item(key, claim, null, true))
+    return claims.submit(item(key, claim).ifAbsent())
       .<Claim>map(saved -> new Claimed())
       // Refused for this claim or another of its batch, or the store failed: what is stored now tells.
       .recover(refusedOrFailed -> read(key).compose(existing -> isThisAttempt(existing, claim)
@@ -108,7 +103,7 @@ final class DeliveryRecords {
     if (System.currentTimeMillis() - claimedAt < config.claimTimeoutMs()) {
       return Future.succeededFuture(new InProgress(existing.value().getString("replica")));
     }
-    return saveIfUnchanged(key, claim, existing.etag())
+    return saveIfUnchanged(item(key, claim).ifEtag(existing.etag()))
       .map(taken -> taken ? new Claimed() : new InProgress("another replica"));
   }
 
@@ -119,11 +114,11 @@ final class DeliveryRecords {
    * sidecar back within it leaves no window for a second delivery. Fails when it gave up, or the replica stops.
    */
   Future<Void> delivered(String notificationId, JsonObject answer) {
-    return recordUntilSaved(notificationId, item("delivery-" + notificationId, answer, null, false),
+    return recordUntilSaved(notificationId, item("delivery-" + notificationId, answer),
       System.currentTimeMillis() + 3 * config.claimTimeoutMs(), 250);
   }
 
-  private Future<Void> recordUntilSaved(String notificationId, JsonObject item, long giveUpAt, long delayMs) {
+  private Future<Void> recordUntilSaved(String notificationId, Item item, long giveUpAt, long delayMs) {
     return answers.submit(item).recover(failure -> {
       if (closed || System.currentTimeMillis() + delayMs > giveUpAt) {
         return Future.failedFuture(failure);
@@ -137,87 +132,33 @@ final class DeliveryRecords {
     });
   }
 
-  /** One item of a save: {@code value} under {@code key}, expiring after the TTL, first-write when asked. */
-  private JsonObject item(String key, JsonObject value, String etag, boolean firstWrite) {
-    JsonObject item = new JsonObject().put("key", key).put("value", value)
-      .put("metadata", new JsonObject().put("ttlInSeconds", String.valueOf(config.ttlSeconds())));
-    if (firstWrite) {
-      item.put("options", new JsonObject().put("concurrency", "first-write"));
-    }
-    if (etag != null) {
-      item.put("etag", etag);
-    }
-    return item;
+  /** One item of a save: {@code value} under {@code key}, expiring after the TTL. */
+  private Item item(String key, JsonObject value) {
+    return Item.of(key, value).ttlSeconds(config.ttlSeconds());
   }
 
   /** Dapr's bulk save of {@code items}: one call, which fails if the store refused or failed any of them. */
-  private Future<Void> saveAll(List<JsonObject> items) {
-    String what = items.size() == 1 ? "save " + items.get(0).getString("key") : "save " + items.size() + " claims";
-    return request(HttpMethod.POST, statePath).sendBuffer(new JsonArray(items).toBuffer())
-      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture()
-        : Future.failedFuture(failure(what, response)));
+  private Future<Void> saveAll(List<Item> items) {
+    return state.save(items.size() == 1 ? "save " + items.get(0).key() : "save " + items.size() + " claims", items);
   }
 
   /** {@code items} upserted in one transaction: one call, and one round trip from the sidecar to Redis. */
-  private Future<Void> upsertAll(List<JsonObject> items) {
-    JsonArray operations = new JsonArray(items.stream()
-      .map(item -> new JsonObject().put("operation", "upsert").put("request", item)).toList());
-    return request(HttpMethod.POST, statePath + "/transaction")
-      .sendBuffer(new JsonObject().put("operations", operations).toBuffer())
-      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture()
-        : Future.failedFuture(failure("record " + items.size() + " answer(s)", response)));
+  private Future<Void> upsertAll(List<Item> items) {
+    return state.transaction("record " + items.size() + " answer(s)", items.stream().map(Operation::upsert).toList());
   }
 
   /**
-   * A save of {@code key} only if it is still at {@code etag} (taking over an abandoned claim). Answers whether it was
-   * saved; false when the store refused it: the in-memory store answers 409, Redis 500 ERR_STATE_SAVE, which is also
-   * what it answers when it fails, so the caller reads the key to tell.
+   * A save of a claim only if it is still at its ETag (taking over an abandoned claim). Answers whether it was saved;
+   * false when the store refused it, which a failing store answers too, so the caller reads the key to tell.
    */
-  private Future<Boolean> saveIfUnchanged(String key, JsonObject value, String etag) {
-    return request(HttpMethod.POST, statePath).sendBuffer(new JsonArray().add(item(key, value, etag, true)).toBuffer())
-      .compose(response -> response.statusCode() / 100 == 2 ? Future.succeededFuture(true)
-        : isStoreRefusal(response) ? Future.succeededFuture(false)
-        : Future.failedFuture(failure("save " + key, response)));
-  }
-
-  private record Entry(JsonObject value, String etag) {
+  private Future<Boolean> saveIfUnchanged(Item claim) {
+    return state.save("save " + claim.key(), List.of(claim)).map(saved -> true)
+      .recover(failure -> failure instanceof SidecarException e && e.isStoreRefusal()
+        ? Future.succeededFuture(false) : Future.failedFuture(failure));
   }
 
   private Future<Entry> read(String key) {
-    return request(HttpMethod.GET, statePath + "/" + key).send().compose(response -> {
-      if (response.statusCode() == 204 || response.statusCode() == 200 && response.body() == null) {
-        return Future.succeededFuture(null);
-      }
-      if (response.statusCode() != 200) {
-        return Future.failedFuture(failure("get " + key, response));
-      }
-      return Future.succeededFuture(new Entry(response.bodyAsJsonObject(), response.getHeader("ETag")));
-    });
-  }
-
-  private HttpRequest<Buffer> request(HttpMethod method, String uri) {
-    HttpRequest<Buffer> request = client.request(method, uri).timeout(config.timeoutMs())
-      .putHeader("Content-Type", "application/json");
-    if (config.apiToken() != null) {
-      request.putHeader("dapr-api-token", config.apiToken());
-    }
-    return request;
-  }
-
-  private static boolean isStoreRefusal(HttpResponse<Buffer> response) {
-    if (response.statusCode() == 409) {
-      return true;
-    }
-    try {
-      return response.statusCode() == 500 && "ERR_STATE_SAVE".equals(response.bodyAsJsonObject().getString("errorCode"));
-    } catch (RuntimeException notJson) {
-      return false;
-    }
-  }
-
-  private IllegalStateException failure(String what, HttpResponse<Buffer> response) {
-    return new IllegalStateException(what + " in state store " + config.store() + " through the sidecar answered "
-      + response.statusCode() + ": " + response.bodyAsString());
+    return state.get(key);
   }
 
   /** Records every answer still waiting, at once; completes when they are recorded or failed. */
@@ -227,6 +168,6 @@ final class DeliveryRecords {
 
   void close() {
     closed = true;
-    client.close();
+    transport.close();
   }
 }

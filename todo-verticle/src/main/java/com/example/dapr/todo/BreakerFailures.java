@@ -1,5 +1,7 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.SidecarException;
+
 import io.vertx.core.json.JsonObject;
 
 import java.net.ConnectException;
@@ -67,7 +69,7 @@ final class BreakerFailures {
         case TIMEOUT -> "timeout";
         case UNREACHABLE -> e.getCause() instanceof ConnectException ? "connection_refused" : "unreachable";
         case CIRCUIT_OPEN -> "circuit_open";
-        case ERROR_RESPONSE -> e.errorCode() != null ? e.errorCode() : "http_" + e.status();
+        case REFUSED, ERROR_RESPONSE -> e.errorCode() != null ? e.errorCode() : "http_" + e.status();
       };
     }
     if (failure instanceof io.vertx.circuitbreaker.TimeoutException

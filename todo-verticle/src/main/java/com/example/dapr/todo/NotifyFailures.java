@@ -1,5 +1,7 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.SidecarException;
+
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.LongSupplier;

@@ -1,12 +1,16 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.DaprState;
+import com.example.dapr.client.DaprState.Item;
+import com.example.dapr.client.DaprState.Operation;
+import com.example.dapr.client.SidecarException;
+
 import com.example.dapr.http.ApiException;
 import io.vertx.circuitbreaker.RetryPolicy;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -141,18 +145,16 @@ final class OutboxCheck {
   private void attempt() {
     String key = KEY_PREFIX + UUID.randomUUID();
     String projection = PROJECTION_PREFIX + key;
-    JsonObject ttl = new JsonObject().put("ttlInSeconds", String.valueOf(KEY_TTL_SECONDS));
-    JsonArray operations = new JsonArray()
-      .add(upsert(new JsonObject().put("key", key).put("value", new JsonObject().put("outbox_check", key))
-        .put("metadata", ttl.copy())))
-      .add(upsert(new JsonObject().put("key", key).put("value", projection)
-        .put("metadata", ttl.copy().put("outbox.projection", "true").put("contentType", "text/plain"))));
+    Item check = Item.of(key, new JsonObject().put("outbox_check", key)).ttlSeconds(KEY_TTL_SECONDS);
+    Item projected = Item.of(key, projection).ttlSeconds(KEY_TTL_SECONDS).with("outbox.projection", "true")
+      .with("contentType", "text/plain");
     attempts++;
-    Future<?> transaction = sidecar.stateCallOnce("outbox check: transaction " + key, HttpMethod.POST,
-      "/transaction", new JsonObject().put("operations", operations).toBuffer());
-    transaction.compose(done -> sidecar.stateCallOnce("outbox check: get " + key, HttpMethod.GET, "/" + key, null))
+    DaprState state = sidecar.stateOnce();
+    Future<?> transaction = state.transaction("outbox check: transaction " + key,
+      List.of(Operation.upsert(check), Operation.upsert(projected)));
+    transaction.compose(done -> state.getValue(key))
       .compose(read -> {
-        Object stored = read.statusCode() == 204 || read.body() == null ? null : decode(read.body());
+        Object stored = read == null ? null : decode(read.value());
         if (stored instanceof JsonObject value && key.equals(value.getString("outbox_check"))) {
           return Future.succeededFuture(State.PASSED);
         }
@@ -164,7 +166,7 @@ final class OutboxCheck {
       })
       .onComplete(ar -> {
         if (transaction.succeeded()) {
-          sidecar.stateCallOnce("outbox check: delete " + key, HttpMethod.DELETE, "/" + key, null)
+          state.delete(key)
             .onFailure(e -> LOG.fine(() -> "outbox check: " + key + " not deleted (its TTL will): " + e.getMessage()));
         }
         refusedBySidecar = !ar.succeeded() && ar.cause() instanceof SidecarException e && !e.isTransient();
@@ -217,10 +219,6 @@ final class OutboxCheck {
   private ApiException withoutOutbox() {
     return new ApiException(503, ERROR, message(), new JsonObject().put("component", component)
       .put("missing_metadata", new JsonArray(MISSING_METADATA)), Map.of(), null);
-  }
-
-  private static JsonObject upsert(JsonObject request) {
-    return new JsonObject().put("operation", "upsert").put("request", request);
   }
 
   private static Object decode(Buffer body) {

@@ -1,5 +1,8 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.DaprPubSub;
+import com.example.dapr.client.DaprPubSub.Status;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -32,18 +35,18 @@ final class OutboxSubscriber {
   /** The largest bulk accepted: 500 events of up to 16 kB (a notification's message is at most a few kB). */
   static final int MAX_BULK_BYTES = 8 * 1024 * 1024;
   private static final Logger LOG = Logger.getLogger(OutboxSubscriber.class.getName());
-  private static final String SUCCESS = "SUCCESS";
-  private static final String RETRY = "RETRY";
 
   private final TodoConfig.Notifications config;
+  private final DaprPubSub pubsub;
   private final TaskStore store;
   private final TaskNotifier notifier;
   private final RecentDeliveries recent;
   private final NotificationStats stats;
 
-  OutboxSubscriber(TodoConfig.Notifications config, TaskStore store, TaskNotifier notifier, RecentDeliveries recent,
-                   NotificationStats stats) {
+  OutboxSubscriber(TodoConfig.Notifications config, DaprPubSub pubsub, TaskStore store, TaskNotifier notifier,
+                   RecentDeliveries recent, NotificationStats stats) {
     this.config = config;
+    this.pubsub = pubsub;
     this.store = store;
     this.notifier = notifier;
     this.recent = recent;
@@ -62,10 +65,7 @@ final class OutboxSubscriber {
     // Bulk: one call for up to 500 events; an event waits at most 100 ms for others to fill a batch. Dapr delivers
     // one bulk of a topic at a time, and while notification-service is down each bulk waits out its retries, so a
     // large bulk is what lets a backlog drain fast once it is back.
-    return new JsonObject().put("pubsubname", config.pubsub()).put("topic", topic).put("route", ROUTE)
-      .put("deadLetterTopic", config.retryTopic())
-      .put("bulkSubscribe", new JsonObject().put("enabled", true).put("maxMessagesCount", MAX_BULK_EVENTS)
-        .put("maxAwaitDurationMs", 100));
+    return pubsub.subscription(topic, ROUTE, config.retryTopic(), MAX_BULK_EVENTS, 100);
   }
 
   /**
@@ -81,25 +81,25 @@ final class OutboxSubscriber {
     }
     JsonArray entries = body == null ? null : body.getJsonArray("entries");
     if (entries == null) {
-      handle(body).onSuccess(status -> answer(ctx, new JsonObject().put("status", status)));
+      handle(body).onSuccess(status -> answer(ctx, DaprPubSub.answer(status)));
       return;
     }
     List<Future<JsonObject>> statuses = new ArrayList<>(entries.size());
     for (int i = 0; i < entries.size(); i++) {
       JsonObject entry = entries.getJsonObject(i);
-      statuses.add(handle(entry.getJsonObject("event")).map(status -> new JsonObject()
-        .put("entryId", entry.getString("entryId")).put("status", status)));
+      statuses.add(handle(entry.getJsonObject("event")).map(status -> DaprPubSub.bulkEntry(entry.getString("entryId"),
+        status)));
     }
     Future.join(statuses).onComplete(done -> answer(ctx, new JsonObject().put("statuses",
       new JsonArray(statuses.stream().map(Future::result).toList()))));
   }
 
   /** What to answer for one event: SUCCESS or RETRY. Never fails. */
-  private Future<String> handle(JsonObject event) {
+  private Future<Status> handle(JsonObject event) {
     if (OutboxCheck.isCheckEvent(event)) {
       LOG.info(() -> "outbox self-check event " + event.getString("id") + " acknowledged and dropped: "
         + event.getString("data"));
-      return Future.succeededFuture(SUCCESS);
+      return Future.succeededFuture(Status.SUCCESS);
     }
     Notification notification;
     try {
@@ -107,12 +107,12 @@ final class OutboxSubscriber {
     } catch (RuntimeException malformed) {
       stats.givenUp();
       LOG.severe(() -> "discarding an outbox event that is not a notification: " + malformed.getMessage());
-      return Future.succeededFuture(SUCCESS);
+      return Future.succeededFuture(Status.SUCCESS);
     }
     if (recent.contains(notification.id())) {
       stats.alreadyDelivered();
       LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
-      return Future.succeededFuture(SUCCESS);
+      return Future.succeededFuture(Status.SUCCESS);
     }
     Future<TaskNotifier.Outcome> inFlight = recent.inFlight(notification.id());
     if (inFlight != null) {
@@ -122,7 +122,7 @@ final class OutboxSubscriber {
         if (outcome.delivered()) {
           stats.alreadyDelivered();
           LOG.fine(() -> "outbox event for " + notification.id() + ": delivered by the attempt it waited for");
-          return Future.succeededFuture(SUCCESS);
+          return Future.succeededFuture(Status.SUCCESS);
         }
         return deliver(notification);
       });
@@ -131,19 +131,19 @@ final class OutboxSubscriber {
   }
 
   /** Sends a notification the outbox published and this process has not delivered: SUCCESS or RETRY. Never fails. */
-  private Future<String> deliver(Notification notification) {
+  private Future<Status> deliver(Notification notification) {
     if (tooOld(notification)) {
       stats.givenUp();
       LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "
         + Duration.ofMillis(config.giveUpAfterMs()) + " after " + notification.requestedAt()
         + " (NOTIFY_GIVE_UP_AFTER_MS)");
-      return Future.succeededFuture(SUCCESS);
+      return Future.succeededFuture(Status.SUCCESS);
     }
     if (notifier.cannotSendNow()) {
       // notification-service's breaker is open: a call would fail at once, so neither read the task nor try it. A
       // backlog of thousands goes round the retry loop without loading the sidecar or the store meanwhile.
       stats.retried();
-      return Future.succeededFuture(RETRY);
+      return Future.succeededFuture(Status.RETRY);
     }
     return store.read(notification.taskId())
       .compose(entry -> {
@@ -152,28 +152,28 @@ final class OutboxSubscriber {
           stats.phantom();
           LOG.warning(() -> "outbox event for notification " + notification.id() + " dropped: the task is not "
             + "stored as it announces (its transaction failed after Dapr published it)");
-          return Future.succeededFuture(SUCCESS);
+          return Future.succeededFuture(Status.SUCCESS);
         }
         return notifier.send(notification, true).map(outcome -> {
           if (outcome.delivered()) {
             LOG.info(() -> "notification " + notification.id() + " delivered from the outbox (replica "
               + outcome.json().getString("replica") + ")");
-            return SUCCESS;
+            return Status.SUCCESS;
           }
           if (outcome.retryable()) {
             stats.retried();
             LOG.fine(() -> "outbox event for " + notification.id() + ": RETRY, " + outcome.json().getString("error"));
-            return RETRY;
+            return Status.RETRY;
           }
           stats.givenUp();
-          return SUCCESS;
+          return Status.SUCCESS;
         });
       })
       .otherwise(failure -> {
         // The task could not be read (store or sidecar down): Dapr offers the event again.
         stats.retried();
         LOG.fine(() -> "outbox event for " + notification.id() + " deferred: " + failure.getMessage());
-        return RETRY;
+        return Status.RETRY;
       });
   }
 

@@ -1,5 +1,7 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.DaprState;
+
 import com.example.dapr.http.ApiException;
 import com.example.dapr.http.JsonBinding;
 import com.example.dapr.http.Observability;
@@ -122,7 +124,7 @@ final class TaskHandlers {
       .onFailure(ctx::fail);
   }
 
-  private Future<StateEntry> read(String id) {
+  private Future<DaprState.Entry> read(String id) {
     return store.read(id).compose(entry -> entry == null
       ? Future.failedFuture(new ApiException(404, "TASK_NOT_FOUND", "no task with id '" + id + "'"))
       : Future.succeededFuture(entry));

@@ -1,5 +1,7 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.SidecarException;
+
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 
@@ -77,7 +79,7 @@ final class TaskNotifier {
   private Outcome undelivered(Notification notification, Throwable failure) {
     SidecarException error = failure instanceof SidecarException e ? e
       : new SidecarException(SidecarException.Kind.UNREACHABLE, "notify", 0, null, String.valueOf(failure), failure);
-    JsonObject json = error.toJson().put("notification_id", notification.id());
+    JsonObject json = SidecarErrors.toJson(error).put("notification_id", notification.id());
     if (error.mayPassLater() || IN_PROGRESS.equals(error.errorCode())) {
       LOG.fine(() -> "notification " + notification.id() + " not delivered yet (" + error.getMessage()
         + "); the outbox will deliver it");

@@ -1,14 +1,17 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.DaprState;
+import com.example.dapr.client.DaprState.Item;
+import com.example.dapr.client.DaprState.Operation;
+import com.example.dapr.client.SidecarException;
 import com.example.dapr.http.ApiException;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 
 /**
  * Tasks in the Dapr state store, under {@code task-{id}}. A change that announces something is saved with its
@@ -34,7 +37,7 @@ final class TaskStore {
   }
 
   /** The stored task with its ETag, or null when there is none. */
-  Future<StateEntry> read(String id) {
+  Future<DaprState.Entry> read(String id) {
     return sidecar.getState(Task.stateKey(id));
   }
 
@@ -51,7 +54,7 @@ final class TaskStore {
    */
   Future<Void> update(Task updated, String etag, Notification notification) {
     Future<Void> saved = notification == null
-      ? sidecar.saveState(updated.stateKey(), updated.toJson(), etag)
+      ? sidecar.save(Item.of(updated.stateKey(), updated.toJson()).ifEtag(etag))
       : outbox.whenPassed().compose(passed ->
         sidecar.transaction(updated.stateKey(), outboxOperations(updated, etag, notification), true));
     return saved.recover(failure -> !(failure instanceof SidecarException e) || !e.isStoreRefusal()
@@ -69,8 +72,8 @@ final class TaskStore {
    */
   Future<Task> reserve(String idempotencyKey, Task candidate) {
     String key = "idempotency-" + sha256(idempotencyKey);
-    JsonObject reservation = candidate.toJson();
-    return outbox.whenPassed().compose(passed -> sidecar.insertState(key, reservation, IDEMPOTENCY_TTL_SECONDS))
+    Item reservation = Item.of(key, candidate.toJson()).ifAbsent().ttlSeconds(IDEMPOTENCY_TTL_SECONDS);
+    return outbox.whenPassed().compose(passed -> sidecar.save(reservation))
       .map(inserted -> candidate)
       .recover(failure -> !(failure instanceof SidecarException e) || !e.isStoreRefusal()
         ? Future.failedFuture(failure)
@@ -85,25 +88,20 @@ final class TaskStore {
         }));
   }
 
-  private static JsonArray outboxOperations(Task task, String etag, Notification notification) {
-    JsonObject save = new JsonObject().put("key", task.stateKey()).put("value", task.toJson());
-    if (etag != null) {
-      save.put("etag", etag).put("options", new JsonObject().put("concurrency", "first-write"));
-    }
+  private static List<Operation> outboxOperations(Task task, String etag, Notification notification) {
+    Item save = Item.of(task.stateKey(), task.toJson()).ifEtag(etag);
     // Dapr 1.18.3 copies the save's metadata into the outbox's CloudEvent, whose own traceparent it leaves empty
     // (pkg/runtime/pubsub/outbox.go:238-247): with the request's traceparent here, a notification delivered by the
     // outbox stays in the trace of the POST /tasks that created it instead of starting one of its own.
     String traceparent = com.example.dapr.http.Observability.traceparent();
     if (traceparent != null) {
-      save.put("metadata", new JsonObject().put("traceparent", traceparent));
+      save = save.with("traceparent", traceparent);
     }
     // The projection is what Dapr publishes instead of the saved value; contentType makes it JSON in the event. It is
     // never written to the store, so Redis's JSON mode (which Debian's Redis lacks) is not asked for.
-    JsonObject projection = new JsonObject().put("key", task.stateKey()).put("value", notification.toJson())
-      .put("metadata", new JsonObject().put("outbox.projection", "true").put("contentType", "application/json"));
-    return new JsonArray()
-      .add(new JsonObject().put("operation", "upsert").put("request", save))
-      .add(new JsonObject().put("operation", "upsert").put("request", projection));
+    Item projection = Item.of(task.stateKey(), notification.toJson())
+      .with("outbox.projection", "true").with("contentType", "application/json");
+    return List.of(Operation.upsert(save), Operation.upsert(projection));
   }
 
   private static String sha256(String text) {

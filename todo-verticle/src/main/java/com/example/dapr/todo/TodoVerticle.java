@@ -64,7 +64,7 @@ public class TodoVerticle extends VerticleBase {
     TaskStore store = new TaskStore(sidecar, outboxCheck);
     TaskNotifier notifier = new TaskNotifier(sidecar, recent, stats);
     TaskHandlers tasks = new TaskHandlers(store, notifier);
-    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), store, notifier, recent, stats);
+    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), sidecar.pubsub(), store, notifier, recent, stats);
 
     Router router = Router.router(vertx);
     JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));

@@ -1,5 +1,7 @@
 package com.example.dapr.todo;
 
+import com.example.dapr.client.SidecarException;
+
 import io.vertx.core.buffer.Buffer;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
@@ -49,8 +51,8 @@ class SmallPartsTest {
     assertEquals("ERR_DIRECT_INVOKE", invoke.errorCode());
     assertEquals("invoke notification-service/notify: failed to invoke, id: x", invoke.getMessage());
     assertTrue(invoke.isTransient());
-    assertEquals("SIDECAR_ERROR", invoke.toJson().getString("error"));
-    assertEquals(500, invoke.toJson().getInteger("dapr_status"));
+    assertEquals("SIDECAR_ERROR", SidecarErrors.toJson(invoke).getString("error"));
+    assertEquals(500, SidecarErrors.toJson(invoke).getInteger("dapr_status"));
 
     SidecarException app = SidecarException.fromResponse("invoke", 400,
       Buffer.buffer("{\"error\":\"INVALID_FIELD\",\"message\":\"bad\"}"));
@@ -62,18 +64,6 @@ class SmallPartsTest {
     assertNull(html.errorCode());
     assertEquals("save: <html>Bad gateway</html>", html.getMessage());
     assertEquals("save: HTTP 503", SidecarException.fromResponse("save", 503, Buffer.buffer()).getMessage());
-  }
-
-  @Test
-  void storeRefusalsAreTheAnswersDaprGivesForAStaleEtagOrATakenKey() {
-    assertTrue(SidecarException.fromResponse("save", 409, Buffer.buffer("{\"errorCode\":\"ERR_STATE_SAVE\"}"))
-      .isStoreRefusal());
-    assertTrue(SidecarException.fromResponse("tx", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_TRANSACTION\"}"))
-      .isStoreRefusal());
-    assertTrue(SidecarException.fromResponse("save", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_SAVE\"}"))
-      .isStoreRefusal());
-    assertFalse(SidecarException.fromResponse("get", 500, Buffer.buffer("{\"errorCode\":\"ERR_STATE_GET\"}"))
-      .isStoreRefusal());
   }
 
   @Test
