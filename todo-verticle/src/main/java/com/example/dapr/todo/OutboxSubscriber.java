@@ -2,6 +2,7 @@ package com.example.dapr.todo;
 
 import com.example.dapr.client.DaprPubSub;
 import com.example.dapr.client.DaprPubSub.Status;
+import com.example.dapr.todo.NotificationDelivery.Counted;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -39,18 +40,13 @@ final class OutboxSubscriber {
   private final TodoConfig.Notifications config;
   private final DaprPubSub pubsub;
   private final TaskStore store;
-  private final TaskNotifier notifier;
-  private final RecentDeliveries recent;
-  private final NotificationStats stats;
+  private final NotificationDelivery delivery;
 
-  OutboxSubscriber(TodoConfig.Notifications config, DaprPubSub pubsub, TaskStore store, TaskNotifier notifier,
-                   RecentDeliveries recent, NotificationStats stats) {
+  OutboxSubscriber(TodoConfig.Notifications config, DaprPubSub pubsub, TaskStore store, NotificationDelivery delivery) {
     this.config = config;
     this.pubsub = pubsub;
     this.store = store;
-    this.notifier = notifier;
-    this.recent = recent;
-    this.stats = stats;
+    this.delivery = delivery;
   }
 
   /** {@code GET /dapr/subscribe}: the topic and its dead-letter topic, both to {@value #ROUTE}. */
@@ -105,73 +101,61 @@ final class OutboxSubscriber {
     try {
       notification = Notification.fromJson(data(event));
     } catch (RuntimeException malformed) {
-      stats.givenUp();
+      delivery.count(Counted.GIVEN_UP);
       LOG.severe(() -> "discarding an outbox event that is not a notification: " + malformed.getMessage());
       return Future.succeededFuture(Status.SUCCESS);
     }
-    if (recent.contains(notification.id())) {
-      stats.alreadyDelivered();
-      LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
-      return Future.succeededFuture(Status.SUCCESS);
-    }
-    Future<TaskNotifier.Outcome> inFlight = recent.inFlight(notification.id());
-    if (inFlight != null) {
-      // Its first attempt is still under way (slower than the outbox's second or so): wait for it, not send it twice.
-      stats.waitedForFirstAttempt();
-      return inFlight.compose(outcome -> {
-        if (outcome.delivered()) {
-          stats.alreadyDelivered();
-          LOG.fine(() -> "outbox event for " + notification.id() + ": delivered by the attempt it waited for");
-          return Future.succeededFuture(Status.SUCCESS);
-        }
-        return deliver(notification);
-      });
-    }
-    return deliver(notification);
+    return delivery.deliveredHere(notification.id()).compose(delivered -> {
+      if (delivered) {
+        LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
+        return Future.succeededFuture(Status.SUCCESS);
+      }
+      return deliver(notification);
+    });
   }
 
   /** Sends a notification the outbox published and this process has not delivered: SUCCESS or RETRY. Never fails. */
   private Future<Status> deliver(Notification notification) {
     if (tooOld(notification)) {
-      stats.givenUp();
+      delivery.count(Counted.GIVEN_UP);
       LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "
         + Duration.ofMillis(config.giveUpAfterMs()) + " after " + notification.requestedAt()
         + " (NOTIFY_GIVE_UP_AFTER_MS)");
       return Future.succeededFuture(Status.SUCCESS);
     }
-    if (notifier.cannotSendNow()) {
+    if (delivery.cannotSendNow()) {
       // notification-service's breaker is open: a call would fail at once, so neither read the task nor try it. A
       // backlog of thousands goes round the retry loop without loading the sidecar or the store meanwhile.
-      stats.retried();
+      delivery.count(Counted.OUTBOX_RETRIES);
       return Future.succeededFuture(Status.RETRY);
     }
     return store.read(notification.taskId())
       .compose(entry -> {
         Task stored = entry == null ? null : Task.fromStored(Task.stateKey(notification.taskId()), entry.value());
         if (!notification.announces(stored)) {
-          stats.phantom();
+          delivery.count(Counted.OUTBOX_PHANTOMS);
           LOG.warning(() -> "outbox event for notification " + notification.id() + " dropped: the task is not "
             + "stored as it announces (its transaction failed after Dapr published it)");
           return Future.succeededFuture(Status.SUCCESS);
         }
-        return notifier.send(notification, true).map(outcome -> {
+        return delivery.send(notification, true).map(outcome -> {
           if (outcome.delivered()) {
             LOG.info(() -> "notification " + notification.id() + " delivered from the outbox (replica "
               + outcome.json().getString("replica") + ")");
             return Status.SUCCESS;
           }
           if (outcome.retryable()) {
-            stats.retried();
+            delivery.count(Counted.OUTBOX_RETRIES);
             LOG.fine(() -> "outbox event for " + notification.id() + ": RETRY, " + outcome.json().getString("error"));
             return Status.RETRY;
           }
-          stats.givenUp();
+          delivery.count(Counted.GIVEN_UP);
           return Status.SUCCESS;
         });
       })
       .otherwise(failure -> {
         // The task could not be read (store or sidecar down): Dapr offers the event again.
-        stats.retried();
+        delivery.count(Counted.OUTBOX_RETRIES);
         LOG.fine(() -> "outbox event for " + notification.id() + " deferred: " + failure.getMessage());
         return Status.RETRY;
       });

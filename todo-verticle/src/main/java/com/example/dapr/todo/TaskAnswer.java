@@ -5,7 +5,7 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * What {@code /tasks} answers: the task's fields, and after a create or a completion what became of its notification
- * ({@link TaskNotifier.Outcome}); left out when there is none.
+ * ({@link NotificationDelivery.Outcome}); left out when there is none.
  */
 record TaskAnswer(@JsonUnwrapped Task task, JsonObject notification) {
 

@@ -20,11 +20,11 @@ final class TaskHandlers {
   static final int MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
   private final TaskStore store;
-  private final TaskNotifier notifier;
+  private final NotificationDelivery delivery;
 
-  TaskHandlers(TaskStore store, TaskNotifier notifier) {
+  TaskHandlers(TaskStore store, NotificationDelivery delivery) {
     this.store = store;
-    this.notifier = notifier;
+    this.delivery = delivery;
   }
 
   /**
@@ -46,7 +46,7 @@ final class TaskHandlers {
   private Future<Void> createNew(RoutingContext ctx, Task task) {
     Notification notification = Notification.created(task);
     return store.create(task, notification)
-      .compose(saved -> notifier.send(notification, false))
+      .compose(saved -> delivery.send(notification, false))
       .map(outcome -> {
         ctx.response().putHeader("Location", "/tasks/" + task.id());
         respond(ctx, 201, null, new TaskAnswer(task, outcome.json()));
@@ -117,7 +117,7 @@ final class TaskHandlers {
             ? (ifMatch != null ? preconditionFailed(id) : concurrentChange(id))
             : failure))
           .compose(saved -> notification == null ? Future.<JsonObject>succeededFuture(null)
-            : notifier.send(notification, false).map(TaskNotifier.Outcome::json))
+            : delivery.send(notification, false).map(NotificationDelivery.Outcome::json))
           .compose(outcome -> fresh(id, updated, outcome));
       })
       .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(), result.notification())))

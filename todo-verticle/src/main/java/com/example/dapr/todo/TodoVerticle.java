@@ -37,7 +37,7 @@ public class TodoVerticle extends VerticleBase {
 
   private final TodoConfig config;
   private SidecarClient sidecar;
-  private NotificationStats stats;
+  private NotificationDelivery delivery;
   private OutboxCheck outboxCheck;
   private HttpServer server;
   private volatile boolean draining;
@@ -58,13 +58,11 @@ public class TodoVerticle extends VerticleBase {
         + context.getInstanceCount() + " (--instances): scale with more processes or replicas instead"));
     }
     sidecar = new SidecarClient(vertx, config);
-    stats = new NotificationStats();
-    RecentDeliveries recent = new RecentDeliveries(config.notifications().rememberDelivered());
+    delivery = new NotificationDelivery(sidecar, config.notifications().rememberDelivered());
     outboxCheck = new OutboxCheck(vertx, sidecar, config.sidecar().stateStore(), config.resilience().stateTimeoutMs());
     TaskStore store = new TaskStore(sidecar, outboxCheck);
-    TaskNotifier notifier = new TaskNotifier(sidecar, recent, stats);
-    TaskHandlers tasks = new TaskHandlers(store, notifier);
-    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), sidecar.pubsub(), store, notifier, recent, stats);
+    TaskHandlers tasks = new TaskHandlers(store, delivery);
+    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), sidecar.pubsub(), store, delivery);
 
     Router router = Router.router(vertx);
     JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));
@@ -100,7 +98,8 @@ public class TodoVerticle extends VerticleBase {
     // Prometheus's scrape: Vert.x's HTTP server and client timings (by route, by sidecar target), the breakers and
     // what became of notifications (TodoMetrics). Public, like /health: counts only, no task data.
     router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
-    TodoMetrics.register(Observability.registry(), sidecar, stats, recent);
+    TodoMetrics.register(Observability.registry(), sidecar);
+    delivery.bindTo(Observability.registry());
 
     server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true),
       config.requestReadTimeoutMs(), router);
@@ -170,6 +169,6 @@ public class TodoVerticle extends VerticleBase {
         .put("notification_service", sidecar.invokeBreakerState().name())
         // Why a breaker that is not closed opened: the failures by cause, the last one, since and until when.
         .put("open_because", sidecar.breakersWhy()))))
-      .register("notifications", promise -> promise.complete(Status.OK(stats.toJson())));
+      .register("notifications", promise -> promise.complete(Status.OK(delivery.toJson())));
   }
 }

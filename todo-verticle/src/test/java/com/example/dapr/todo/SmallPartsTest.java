@@ -113,15 +113,15 @@ class SmallPartsTest {
   @Test
   void recentDeliveriesForgetTheOldestPastTheirCapacity() {
     RecentDeliveries recent = new RecentDeliveries(2);
-    recent.remember("a", "r1");
-    recent.remember("b", "r2");
-    recent.remember("c", null);
+    recent.remember("a");
+    recent.remember("b");
+    recent.remember("c");
     assertFalse(recent.contains("a"));
     assertTrue(recent.contains("b"));
     assertTrue(recent.contains("c"));
     assertEquals(2, recent.size());
     RecentDeliveries none = new RecentDeliveries(0);
-    none.remember("a", "r1");
+    none.remember("a");
     assertFalse(none.contains("a"));
   }
 }
