@@ -402,12 +402,10 @@ export_security() {
   fi
 }
 
-# -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and each JVM's C2 compiler
-# thread competes with the event loops for minutes of load. On 2 cores, 150 POST /tasks/s against a freshly started
-# system failed 9-35% per 30 s run for two minutes with C2 (the replicas answered so slowly that todo-api's breakers
-# opened), 0% in 4 of 5 cold runs with C1 only. Over the benchmark's half hour C1 also cost less CPU in all (the
-# compilers never finish on 2 shared cores): 300 POST /tasks/s took 92% of a core with C1 against 126% with C2 for the
-# system before the outbox, 146% (at 268/s) against 165% (at 273/s) for the durable one. Set JAVA_OPTS to choose.
+# -XX:TieredStopAtLevel=1 (C1 only): four JVMs and five Go processes share the machine, and C2's compiler threads
+# compete with the event loops for the first minutes: cold, C2 failed 9-35% of 150 POST /tasks/s for two minutes.
+# Warm (3 min), C2 saves about 0.2 ms of CPU per create in each JVM and the whole system the same 4.23 ms per create
+# either way (docs/notes/issue-21.md). Set JAVA_OPTS to choose.
 JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1}
 # Class-data archives (AppCDS) of both jars for these options, made by a training run the first time (a few seconds,
 # then cached in ~/.cache/todo-dapr/cds): each JVM maps its classes from the archive instead of loading them from the
