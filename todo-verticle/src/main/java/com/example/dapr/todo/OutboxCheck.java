@@ -4,7 +4,6 @@ import com.example.dapr.client.DaprState;
 import com.example.dapr.client.DaprState.Item;
 import com.example.dapr.client.DaprState.Operation;
 import com.example.dapr.client.SidecarException;
-
 import com.example.dapr.http.ApiException;
 import io.vertx.circuitbreaker.RetryPolicy;
 import io.vertx.core.Future;

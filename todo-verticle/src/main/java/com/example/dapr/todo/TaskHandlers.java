@@ -1,7 +1,6 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.client.DaprState;
-
 import com.example.dapr.http.ApiException;
 import com.example.dapr.http.JsonBinding;
 import com.example.dapr.http.Observability;

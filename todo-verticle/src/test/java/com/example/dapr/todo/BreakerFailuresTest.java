@@ -1,7 +1,6 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.client.SidecarException;
-
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -1,7 +1,6 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.client.SidecarException;
-
 import io.vertx.core.buffer.Buffer;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
