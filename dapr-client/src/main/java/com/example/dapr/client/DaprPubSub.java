@@ -31,10 +31,6 @@ public final class DaprPubSub {
     this.timeoutMs = timeoutMs;
   }
 
-  public String name() {
-    return pubsub;
-  }
-
   /** Publishes {@code data} as the data of a JSON CloudEvent, once. */
   public Future<Void> publish(String topic, JsonObject data) {
     String operation = "publish " + pubsub + "/" + topic;

@@ -54,7 +54,8 @@ public final class DaprState {
       return new Item(key, value, etag, firstWrite, more);
     }
 
-    boolean conditional() {
+    /** Whether the store may refuse it: it carries an ETag or first-write concurrency. */
+    public boolean conditional() {
       return firstWrite || etag != null;
     }
 
@@ -81,7 +82,12 @@ public final class DaprState {
     }
 
     public static Operation delete(String key) {
-      return new Operation("delete", new Item(key, null, null, false, Map.of()));
+      return new Operation("delete", Item.of(key, null));
+    }
+
+    /** Whether the store may refuse it ({@link Item#conditional()}). */
+    public boolean conditional() {
+      return request.conditional();
     }
 
     JsonObject toJson() {
@@ -118,7 +124,7 @@ public final class DaprState {
   public Future<Void> transaction(String operation, List<Operation> operations) {
     Buffer body = new JsonObject().put("operations", new JsonArray(operations.stream().map(Operation::toJson).toList()))
       .toBuffer();
-    boolean conditional = operations.stream().anyMatch(op -> op.request().conditional());
+    boolean conditional = operations.stream().anyMatch(Operation::conditional);
     return write(operation, path + "/transaction", body, conditional);
   }
 
@@ -165,8 +171,7 @@ public final class DaprState {
         return Future.succeededFuture();
       }
       SidecarException error = SidecarException.fromResponse(operation, status, response.body());
-      return Future.failedFuture(conditional && isRefusal(error)
-        ? SidecarException.fromResponse(Kind.REFUSED, operation, status, response.body()) : error);
+      return Future.failedFuture(conditional && isRefusal(error) ? error.as(Kind.REFUSED) : error);
     });
   }
 

@@ -52,10 +52,6 @@ public final class SidecarException extends RuntimeException {
    * itself and the sidecar passed it on, that app's {@code {"error": ..., "message": ...}}.
    */
   public static SidecarException fromResponse(String operation, int status, Buffer body) {
-    return fromResponse(Kind.ERROR_RESPONSE, operation, status, body);
-  }
-
-  static SidecarException fromResponse(Kind kind, String operation, int status, Buffer body) {
     String code = null;
     String message = null;
     if (body != null && body.length() > 0) {
@@ -70,7 +66,12 @@ public final class SidecarException extends RuntimeException {
     if (message == null || message.isEmpty()) {
       message = "HTTP " + status;
     }
-    return new SidecarException(kind, operation, status, code, operation + ": " + message, null);
+    return new SidecarException(Kind.ERROR_RESPONSE, operation, status, code, operation + ": " + message, null);
+  }
+
+  /** The same failure as another kind (an error answer that is a store's refusal). */
+  SidecarException as(Kind other) {
+    return new SidecarException(other, operation, status, errorCode, getMessage(), getCause());
   }
 
   private static String abbreviate(String text) {

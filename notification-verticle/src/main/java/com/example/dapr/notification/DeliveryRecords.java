@@ -84,9 +84,9 @@ final class DeliveryRecords {
     return claims.submit(item(key, claim).ifAbsent())
       .<Claim>map(saved -> new Claimed())
       // Refused for this claim or another of its batch, or the store failed: what is stored now tells.
-      .recover(refusedOrFailed -> read(key).compose(existing -> isThisAttempt(existing, claim)
+      .recover(refusedOrFailed -> state.get(key).compose(existing -> isThisAttempt(existing, claim)
         ? Future.succeededFuture(new Claimed())
-        : read("delivery-" + notificationId).compose(delivery -> delivery != null
+        : state.get("delivery-" + notificationId).compose(delivery -> delivery != null
           ? Future.succeededFuture(new AlreadyDelivered(delivery.value()))
           : existing == null
           // Expired, or this claim was not applied: nobody has it now; the sender tries again.
@@ -155,10 +155,6 @@ final class DeliveryRecords {
     return state.save("save " + claim.key(), List.of(claim)).map(saved -> true)
       .recover(failure -> failure instanceof SidecarException e && e.isStoreRefusal()
         ? Future.succeededFuture(false) : Future.failedFuture(failure));
-  }
-
-  private Future<Entry> read(String key) {
-    return state.get(key);
   }
 
   /** Records every answer still waiting, at once; completes when they are recorded or failed. */

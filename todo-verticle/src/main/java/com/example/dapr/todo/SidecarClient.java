@@ -82,13 +82,13 @@ public final class SidecarClient {
   /** Saves {@code item}; retried when it is unconditional (see the class comment). */
   public Future<Void> save(DaprState.Item item) {
     String operation = "save state " + item.key();
-    return stateGuard.execute(operation, () -> state.save(operation, List.of(item)), retryable(item.etag() == null
-      && !item.firstWrite()));
+    return stateGuard.execute(operation, () -> state.save(operation, List.of(item)), retryable(!item.conditional()));
   }
 
-  /** One transaction; {@code conditional} when any operation carries an ETag (then it is not retried). */
-  public Future<Void> transaction(String what, List<DaprState.Operation> operations, boolean conditional) {
+  /** One transaction; retried unless an operation is conditional (carries an ETag). */
+  public Future<Void> transaction(String what, List<DaprState.Operation> operations) {
     String operation = "transaction " + what;
+    boolean conditional = operations.stream().anyMatch(DaprState.Operation::conditional);
     return stateGuard.execute(operation, () -> state.transaction(operation, operations), retryable(!conditional));
   }
 

@@ -44,7 +44,7 @@ final class TaskStore {
   /** Saves a new task and its notification in one outbox transaction. */
   Future<Void> create(Task task, Notification notification) {
     return outbox.whenPassed()
-      .compose(passed -> sidecar.transaction(task.stateKey(), outboxOperations(task, null, notification), false));
+      .compose(passed -> sidecar.transaction(task.stateKey(), outboxOperations(task, null, notification)));
   }
 
   /**
@@ -56,7 +56,7 @@ final class TaskStore {
     Future<Void> saved = notification == null
       ? sidecar.save(Item.of(updated.stateKey(), updated.toJson()).ifEtag(etag))
       : outbox.whenPassed().compose(passed ->
-        sidecar.transaction(updated.stateKey(), outboxOperations(updated, etag, notification), true));
+        sidecar.transaction(updated.stateKey(), outboxOperations(updated, etag, notification)));
     return saved.recover(failure -> !(failure instanceof SidecarException e) || !e.isStoreRefusal()
       ? Future.failedFuture(failure)
       // Dapr answers a stale ETag and a failing store alike (409 or 500); the stored ETag tells which it was.
