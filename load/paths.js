@@ -93,5 +93,5 @@ export function handleSummary(data) {
   const line = `${PATH_NAME} batch=${BATCH} vus=${VUS}: ${fmt(rate, 1)} creates/s, checks `
     + `${fmt(100 * (metric(data, 'checks', 'rate') || 0))}% ok, iteration ms: ${latencyLine(data, 'iteration_duration')}`;
   return { stdout: `${line}\n`, [SUMMARY_JSON]: JSON.stringify({ path: PATH_NAME, batch: BATCH, vus: VUS, rate,
-    checks: metric(data, 'checks', 'rate') }, null, 2) };
+    creates: metric(data, 'creates', 'count'), checks: metric(data, 'checks', 'rate') }, null, 2) };
 }

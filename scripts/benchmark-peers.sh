@@ -48,7 +48,7 @@ say "results go to $OUT"
 
 # --- the builds -----------------------------------------------------------------------------------------------------
 require_java_and_maven
-apt_install curl procps python3-venv redis-tools
+apt_install curl procps python3-venv redis-tools python3-matplotlib
 K6=$("$ROOT/scripts/setup-go-tool.sh" k6 | tail -n 1)
 "$ROOT/scripts/setup-daprd.sh" > /dev/null
 started=$(date +%s)

@@ -20,6 +20,8 @@
 #                                   --no-tracing --no-metrics; its own section of docs/BENCHMARKS.md, the same way
 #   scripts/benchmark.sh peers      todo-api against what a team would pick instead, on the same sidecars: the seed's
 #                                   FastAPI service and Spring Boot with the Dapr Java SDK (scripts/benchmark-peers.sh)
+#   scripts/benchmark.sh cpu        where a create's time goes: the floor and todo-api, closed loop, CPU per create of
+#                                   every process and a profile of todo-api's sidecar (scripts/benchmark-cpu.sh)
 #   scripts/benchmark.sh hog        a CPU hog on every core for 5 s under 20 creates/s: how many creates are refused,
 #                                   for how long after it, and that nothing accepted is lost (scripts/benchmark-hog.sh)
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
@@ -29,6 +31,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ "${1:-}" = peers ] && exec "$ROOT/scripts/benchmark-peers.sh"
 # scripts/benchmark.sh hog: a CPU hog on every core for 5 s under 20 creates/s, refusals and losses (benchmark-hog.sh)
 [ "${1:-}" = hog ] && exec "$ROOT/scripts/benchmark-hog.sh"
+# scripts/benchmark.sh cpu: the floor and todo-api, CPU per create of every process, daprd's profile (benchmark-cpu.sh)
+[ "${1:-}" = cpu ] && exec "$ROOT/scripts/benchmark-cpu.sh"
 SCRIPT_NAME=benchmark
 . "$ROOT/scripts/lib.sh"
 export K6_NO_USAGE_REPORT=true # k6 would send usage statistics to stats.grafana.org after each run

@@ -34,7 +34,8 @@
 # added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
 # "VAR=value ..." for todo-api and for every notification-service replica), SAMPLING_RATE (the sidecars' samplingRate,
 # default 1), SCRAPE_INTERVAL (Prometheus's, default 2s), DAPR_API_LOGGING=off (no --enable-api-logging: one log line
-# per API call, measured at no cost we could see), SENTRY_WORKLOAD_CERT_TTL (default 24h)
+# per API call, measured at no cost we could see), DAPR_PROFILING=on (each sidecar serves Go's pprof on 127.0.0.1, at
+# its metrics port + 5: scripts/benchmark.sh cpu reads it), SENTRY_WORKLOAD_CERT_TTL (default 24h)
 # and SENTRY_ALLOWED_CLOCK_SKEW (default 15m): the life of the sidecars' certificates (dapr/security/sentry.yaml).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -422,7 +423,9 @@ fi
 API_LOGGING=()
 [ "${DAPR_API_LOGGING:-on}" = off ] || API_LOGGING=(--enable-api-logging)
 start_sidecar() { # k app_id
-  local k=$1 app_id=$2 name security=()
+  local k=$1 app_id=$2 name security=() profiling=()
+  # Go's pprof on each sidecar (127.0.0.1, like its other listeners), for scripts/benchmark.sh cpu; off by default.
+  [ "${DAPR_PROFILING:-off}" = on ] && profiling=(--enable-profiling --profile-port "$(( $(metrics_port "$k") + 5 ))")
   [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
   # mTLS with a certificate from Sentry, and the app's access control (a second --config, merged over the first).
   [ $SECURE -eq 1 ] && security=(--enable-mtls --sentry-address "127.0.0.1:$SENTRY_PORT"
@@ -437,7 +440,7 @@ start_sidecar() { # k app_id
     --metrics-listen-address 127.0.0.1 \
     --resources-path "$ROOT/dapr/components" --resources-path "$STATE_COMPONENTS" \
     --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" "${METRICS_FLAGS[@]}" \
-    "${API_LOGGING[@]}" --log-level "${DAPR_LOG_LEVEL:-info}")
+    "${API_LOGGING[@]}" "${profiling[@]}" --log-level "${DAPR_LOG_LEVEL:-info}")
 }
 
 # 5. notification-service replicas, each with its sidecar.
