@@ -80,14 +80,15 @@ def java_string_default(app, name):
 # tracing (OTEL_*), the log format.
 SHARED_CONFIG = ["http-json/src/main/java/com/example/dapr/http/ServiceLauncher.java",
                  "http-json/src/main/java/com/example/dapr/http/Observability.java",
-                 "http-json/src/main/java/com/example/dapr/http/Logging.java"]
+                 "http-json/src/main/java/com/example/dapr/http/Logging.java",
+                 "http-json/src/main/java/com/example/dapr/http/Env.java"]
 
 
 def java_env_names(app):
     """Every environment variable the app reads: its config class's and the shared module's."""
     names = set()
     for path in [APPS[app]["config"], *SHARED_CONFIG]:
-        names |= set(re.findall(r'(?:env|Env\.system\(\))\.\w+\("([A-Z0-9_]+)"', (ROOT / path).read_text()))
+        names |= set(re.findall(r'(?:env|this|Env\.system\(\))\.\w+\("([A-Z0-9_]+)"', (ROOT / path).read_text()))
     return names
 
 

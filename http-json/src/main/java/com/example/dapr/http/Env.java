@@ -1,5 +1,7 @@
 package com.example.dapr.http;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.Map;
 
 /** Typed reads of environment variables, with the defaults built in and a clear message for a bad value. */
@@ -13,6 +15,22 @@ public final class Env {
 
   public static Env system() {
     return new Env(System.getenv());
+  }
+
+  /**
+   * The name of this replica: REPLICA_ID, else HOSTNAME (the pod name on Kubernetes), else the host name, else
+   * {@code <service>-<pid>}.
+   */
+  public String replica(String service) {
+    return this.string("REPLICA_ID", this.string("HOSTNAME", localHostName(service)));
+  }
+
+  private static String localHostName(String service) {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return service + "-" + ProcessHandle.current().pid();
+    }
   }
 
   public String string(String name, String defaultValue) {

@@ -3,9 +3,6 @@ package com.example.dapr.notification;
 import com.example.dapr.http.Env;
 import com.example.dapr.http.ServiceHttpServer;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
-
 /**
  * Settings of notification-service, from environment variables with the seed's defaults.
  *
@@ -66,20 +63,12 @@ public record NotificationConfig(int port, String replica, int maxBodyBytes, int
       env.number("DEDUP_RECORD_LINGER_MS", 50, 0, 10_000));
     return new NotificationConfig(
       (int) env.number("APP_PORT", 8001, 0, 65_535),
-      env.string("REPLICA_ID", env.string("HOSTNAME", localHostName())),
+      env.replica("notification"),
       (int) env.number("MAX_BODY_BYTES", 16_384, 256, 10_485_760),
       (int) env.number("RECENT_NOTIFICATIONS", 200, 0, 100_000),
       "true".equalsIgnoreCase(env.choice("FAULT_INJECTION", "false", "true", "false")),
       dedup,
       env.string("APP_API_TOKEN", null),
       ServiceHttpServer.requestReadTimeoutMs(env));
-  }
-
-  private static String localHostName() {
-    try {
-      return InetAddress.getLocalHost().getHostName();
-    } catch (UnknownHostException e) {
-      return "notification-" + ProcessHandle.current().pid();
-    }
   }
 }
