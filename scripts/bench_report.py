@@ -177,17 +177,20 @@ def latency_table(rows):
     return lines
 
 
-def resource_table(r, ours, theirs):
-    """Per process, CPU % and max RSS of this system's runs (`ours`) and the baseline's (`theirs`), and the totals."""
-    lines = [f"| process | CPU % {ours} | CPU % {theirs} | max RSS MB {ours} | max RSS MB {theirs} |", "|---|---|---|---|---|"]
+def resource_table(r, ours, theirs=None):
+    """Per process, CPU % and max RSS of this system's runs (`ours`) and, when named, the baseline's (`theirs`), and
+    the totals."""
     none = {"cpu_pct": None, "rss_mb": None}
-    for name in sorted(set(r["resources"]) | set(r["baseline_resources"])):
-        v, w = r["resources"].get(name, none), r["baseline_resources"].get(name, none)
-        lines.append(f"| {name} | {fmt(v['cpu_pct'], 1)} | {fmt(w['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} | "
-                     f"{fmt(w['rss_mb'], 1)} |")
-    total_ours = sum(v["cpu_pct"] or 0 for v in r["resources"].values())
-    total_theirs = sum(v["cpu_pct"] or 0 for v in r["baseline_resources"].values())
-    lines.append(f"| **all** | **{fmt(total_ours, 1)}** | **{fmt(total_theirs, 1)}** | | |")
+    sides = [(ours, r["resources"])] + ([(theirs, r["baseline_resources"])] if theirs else [])
+    label = (lambda name, side: f"{name} {side}") if theirs else (lambda name, side: name)
+    lines = ["| process | " + " | ".join(label("CPU %", n) for n, _ in sides) + " | "
+             + " | ".join(label("max RSS MB", n) for n, _ in sides) + " |", "|---|" + "---|" * (2 * len(sides))]
+    for name in sorted(set().union(*(runs for _, runs in sides))):
+        values = [runs.get(name, none) for _, runs in sides]
+        lines.append(f"| {name} | " + " | ".join(fmt(v["cpu_pct"], 1) for v in values) + " | "
+                     + " | ".join(fmt(v["rss_mb"], 1) for v in values) + " |")
+    totals = [sum(v["cpu_pct"] or 0 for v in runs.values()) for _, runs in sides]
+    lines.append("| **all** | " + " | ".join(f"**{fmt(t, 1)}**" for t in totals) + " |" + " |" * len(sides))
     return lines
 
 
@@ -330,15 +333,10 @@ def main(out, docs):
         total = sum(r["replicas"].values())
         lines += ["", f"Notifications per replica over the {r['runs']} fixed-rate runs ({total} in all): "
                   + ", ".join(f"{n} {c} ({100 * c / total:.1f}%)" for n, c in r["replicas"].items()) + ".", ""]
-        if r["has_baseline"]:
-            lines += [f"Where the time goes: CPU at {s['RATE']}/s (median of runs, % of one core) and max RSS, durable "
-                      "against the baseline:", ""]
-            lines += resource_table(r, "durable", "baseline")
-        else:
-            lines += [f"Where the time goes: CPU at {s['RATE']}/s (median of runs, % of one core; the machine has "
-                      "200) and max RSS:", "", "| process | CPU % | max RSS MB |", "|---|---|---|"]
-            lines += [f"| {n} | {fmt(v['cpu_pct'], 1)} | {fmt(v['rss_mb'], 1)} |" for n, v in sorted(r["resources"].items())]
-            lines.append(f"| **all** | **{fmt(sum(v['cpu_pct'] or 0 for v in r['resources'].values()), 1)}** | |")
+        lines += [f"Where the time goes: CPU at {s['RATE']}/s (median of runs, % of one core"
+                  + ("; the machine has 200" if not r["has_baseline"] else "") + ") and max RSS"
+                  + (", durable against the baseline" if r["has_baseline"] else "") + ":", ""]
+        lines += resource_table(r, "durable", "baseline" if r["has_baseline"] else None)
         lines.append("")
 
     lines += ["## Start-up", "", "Process start to the first answer of its health route, 3 starts each (ms):", "",
@@ -369,22 +367,14 @@ def main(out, docs):
         lines.append(f"| {name} ready ≤ 1.5 s after start | {fmt(med, 0)} ms | "
                      f"{verdict(med is not None and med <= TARGETS['ready_ms'])} |")
     lines.append("")
-    for kind in COSTS:  # the last security and observability runs' sections stay
-        kept = kept_between(report, *markers(kind))
+    # The sections other scripts write stay as they were: the last security and observability runs', the peers
+    # comparison (peers_report.py), the cost of jackson-databind (by hand), the CPU-hog trials (hog_traffic.py) and
+    # the CPU profile (cpu_report.py).
+    for start, end in [*(markers(kind) for kind in COSTS), (PEERS_START, PEERS_END), (DATABIND_START, DATABIND_END),
+                       (HOG_START, HOG_END), (CPU_START, CPU_END)]:
+        kept = kept_between(report, start, end)
         if kept:
             lines += [kept, ""]
-    kept = kept_between(report, PEERS_START, PEERS_END)  # and the last peers comparison (scripts/peers_report.py)
-    if kept:
-        lines += [kept, ""]
-    kept = kept_between(report, DATABIND_START, DATABIND_END)  # and the cost of jackson-databind (by hand)
-    if kept:
-        lines += [kept, ""]
-    kept = kept_between(report, HOG_START, HOG_END)  # and the last CPU-hog trials (scripts/hog_traffic.py report)
-    if kept:
-        lines += [kept, ""]
-    kept = kept_between(report, CPU_START, CPU_END)  # and the last CPU profile (scripts/cpu_report.py)
-    if kept:
-        lines += [kept, ""]
     with open(report, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
