@@ -494,14 +494,18 @@ class ClusterK8s {
         .mapToLong(Long::longValue).sum(), failures.isEmpty() ? "" : "(by status, 0 = no answer: " + failures + ")",
       ids.size(), stored, tally.delivered() + tally.recordedOnly(), tally.expected(), tally.recordedOnly(),
       tally.duplicated(), tally.lost());
+    Set<String> lost = Set.copyOf(tally.lostIds());
     for (Traffic.Outcome o : outcomes) {
+      int step = 0;
+      while (step < windows.size() && o.startedMs() > windows.get(step)[1]) {
+        step++;
+      }
       if (!o.accepted()) {
-        int step = 0;
-        while (step < windows.size() && o.startedMs() > windows.get(step)[1]) {
-          step++;
-        }
         System.out.printf("not accepted, at %d ms (step %d): %d %s%n", o.startedMs(), step + 1, o.status(),
           String.valueOf(o.error()).substring(0, Math.min(200, String.valueOf(o.error()).length())));
+      } else if (lost.contains(o.notificationId())) {
+        System.out.printf("accepted and its notification lost, at %d ms (step %d): %s%n", o.startedMs(), step + 1,
+          o.notificationId());
       }
     }
     assertEquals(ids.size(), stored, "every accepted task is stored");
