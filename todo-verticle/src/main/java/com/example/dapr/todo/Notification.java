@@ -14,21 +14,26 @@ import io.vertx.core.json.JsonObject;
  * @param event       {@code created} or {@code completed}
  * @param requestedAt when the task was created or completed; bounds how long delivery is retried
  * @param version     the task's version this change saved, which tells a committed change from a phantom one
+ * @param charge      for a completion, what billing-service charges for it, saved and delivered with the notification
+ *                    (null when there is none): one outbox event carries everything one change announces
  */
-@JsonPropertyOrder({"message", "task_id", "notification_id", "event", "requested_at", "version"})
-record Notification(@JsonProperty("notification_id") String id, String event, String message, String taskId, String requestedAt, int version) {
+@JsonPropertyOrder({"message", "task_id", "notification_id", "event", "requested_at", "version", "charge"})
+record Notification(@JsonProperty("notification_id") String id, String event, String message, String taskId,
+                    String requestedAt, int version, Charge charge) {
 
   static final String CREATED = "created";
   static final String COMPLETED = "completed";
 
   static Notification created(Task task) {
     return new Notification(task.id() + ":" + CREATED, CREATED, "Todo created: " + task.title(), task.id(),
-      task.createdAt(), task.version());
+      task.createdAt(), task.version(), null);
   }
 
-  static Notification completed(Task task) {
+  /** The completion's notification; with its {@link Charge} when {@code charged}. */
+  static Notification completed(Task task, boolean charged) {
     return new Notification(task.id() + ":" + COMPLETED + ":" + task.completedAt(), COMPLETED,
-      "Todo completed: " + task.title(), task.id(), task.completedAt(), task.version());
+      "Todo completed: " + task.title(), task.id(), task.completedAt(), task.version(),
+      charged ? Charge.of(task) : null);
   }
 
   /**
@@ -71,8 +76,11 @@ record Notification(@JsonProperty("notification_id") String id, String event, St
       throw ApiException.badRequest("MALFORMED_NOTIFICATION", "not an outbox notification (" + e.getMessage() + "): "
         + json.encode());
     }
+    Charge charge = read.charge;
     if (read.version < 1 || read.id == null || read.message == null || read.taskId == null || read.requestedAt == null
-      || !(CREATED.equals(read.event) || COMPLETED.equals(read.event))) {
+      || !(CREATED.equals(read.event) || COMPLETED.equals(read.event))
+      || charge != null && (charge.chargeId() == null || charge.taskId() == null || charge.title() == null
+      || charge.completedAt() == null)) {
       throw ApiException.badRequest("MALFORMED_NOTIFICATION", "not an outbox notification: " + json.encode());
     }
     return read;

@@ -49,10 +49,6 @@ final class NotificationDelivery implements MeterBinder {
     }
   }
 
-  /** What became of one attempt: the answer for the client, and whether a later attempt may still deliver it. */
-  record Outcome(JsonObject json, boolean delivered, boolean retryable) {
-  }
-
   private final SidecarClient sidecar;
   private final RecentDeliveries recent;
   private final Map<Counted, LongAdder> counts = new EnumMap<>(Counted.class);

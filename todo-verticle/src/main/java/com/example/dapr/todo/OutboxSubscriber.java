@@ -20,8 +20,10 @@ import java.util.logging.Logger;
  * Delivers what the outbox publishes. Dapr's transactional outbox publishes every notification saved with a task, about
  * a second after its transaction, to the {@code notifications} topic; todo-api subscribes ({@code GET /dapr/subscribe})
  * with Dapr's bulk subscribe, so Dapr posts up to 500 events at a time to {@value #ROUTE} (one CloudEvent at a time
- * when bulk subscribe is off). An event whose notification this process already delivered is acknowledged; a phantom
- * (its transaction failed) is dropped; any other is sent through service invocation, as the first attempt was.
+ * when bulk subscribe is off). An event carries a notification, and for a completion its charge too; what of it this
+ * process already delivered is not sent again, a phantom (its transaction failed) is dropped, and the rest is sent
+ * through service invocation, as the first attempt was, each to its own service behind its own breaker. The event is
+ * acknowledged once both are delivered.
  * <p>
  * The answer is Dapr's {@code {"status": "SUCCESS"}} or {@code {"status": "RETRY"}}, never {@code DROP}: Dapr's
  * Resiliency policy on the pub/sub component retries a RETRY a few times, then publishes it to the dead-letter topic
@@ -41,12 +43,15 @@ final class OutboxSubscriber {
   private final DaprPubSub pubsub;
   private final TaskStore store;
   private final NotificationDelivery delivery;
+  private final ChargeDelivery charges;
 
-  OutboxSubscriber(TodoConfig.Notifications config, DaprPubSub pubsub, TaskStore store, NotificationDelivery delivery) {
+  OutboxSubscriber(TodoConfig.Notifications config, DaprPubSub pubsub, TaskStore store, NotificationDelivery delivery,
+                   ChargeDelivery charges) {
     this.config = config;
     this.pubsub = pubsub;
     this.store = store;
     this.delivery = delivery;
+    this.charges = charges;
   }
 
   /** {@code GET /dapr/subscribe}: the topic and its dead-letter topic, both to {@value #ROUTE}. */
@@ -105,29 +110,42 @@ final class OutboxSubscriber {
       LOG.severe(() -> "discarding an outbox event that is not a notification: " + malformed.getMessage());
       return Future.succeededFuture(Status.SUCCESS);
     }
-    return delivery.deliveredHere(notification.id()).compose(delivered -> {
-      if (delivered) {
+    Charge charge = notification.charge();
+    Future<Boolean> notified = delivery.deliveredHere(notification.id());
+    Future<Boolean> charged = charge == null ? Future.succeededFuture(true) : charges.chargedHere(charge.chargeId());
+    return Future.all(notified, charged).compose(done -> {
+      if (notified.result() && charged.result()) {
         LOG.fine(() -> "outbox event for " + notification.id() + ": delivered already by this process");
         return Future.succeededFuture(Status.SUCCESS);
       }
-      return deliver(notification);
+      return deliver(notification, !notified.result(), charged.result() ? null : charge);
     });
   }
 
-  /** Sends a notification the outbox published and this process has not delivered: SUCCESS or RETRY. Never fails. */
-  private Future<Status> deliver(Notification notification) {
+  /**
+   * Sends what of an event this process has not delivered: the notification when {@code notify}, the charge when there
+   * is one. SUCCESS once neither is left to deliver, else RETRY. Never fails.
+   */
+  private Future<Status> deliver(Notification notification, boolean notify, Charge charge) {
     if (tooOld(notification)) {
-      delivery.count(Counted.GIVEN_UP);
-      LOG.severe(() -> "notification " + notification.id() + " given up: still not delivered "
+      if (notify) {
+        delivery.count(Counted.GIVEN_UP);
+      }
+      if (charge != null) {
+        charges.count(ChargeDelivery.Counted.GIVEN_UP);
+      }
+      LOG.severe(() -> (notify ? "notification " + notification.id() : "") + (notify && charge != null ? " and " : "")
+        + (charge != null ? "charge " + charge.chargeId() : "") + " given up: still not delivered "
         + Duration.ofMillis(config.giveUpAfterMs()) + " after " + notification.requestedAt()
         + " (NOTIFY_GIVE_UP_AFTER_MS)");
       return Future.succeededFuture(Status.SUCCESS);
     }
-    if (delivery.cannotSendNow()) {
-      // notification-service's breaker is open: a call would fail at once, so neither read the task nor try it. A
-      // backlog of thousands goes round the retry loop without loading the sidecar or the store meanwhile.
-      delivery.count(Counted.OUTBOX_RETRIES);
-      return Future.succeededFuture(Status.RETRY);
+    boolean notifyNow = notify && !delivery.cannotSendNow();
+    boolean chargeNow = charge != null && !charges.cannotSendNow();
+    if (!notifyNow && !chargeNow) {
+      // Every breaker it needs is open: a call would fail at once, so neither read the task nor try it. A backlog of
+      // thousands goes round the retry loop without loading the sidecar or the store meanwhile.
+      return Future.succeededFuture(retryLater(notify, charge));
     }
     return store.read(notification.taskId())
       .compose(entry -> {
@@ -138,27 +156,58 @@ final class OutboxSubscriber {
             + "stored as it announces (its transaction failed after Dapr published it)");
           return Future.succeededFuture(Status.SUCCESS);
         }
-        return delivery.send(notification, true).map(outcome -> {
-          if (outcome.delivered()) {
-            LOG.info(() -> "notification " + notification.id() + " delivered from the outbox (replica "
-              + outcome.json().getString("replica") + ")");
-            return Status.SUCCESS;
-          }
-          if (outcome.retryable()) {
-            delivery.count(Counted.OUTBOX_RETRIES);
-            LOG.fine(() -> "outbox event for " + notification.id() + ": RETRY, " + outcome.json().getString("error"));
-            return Status.RETRY;
-          }
-          delivery.count(Counted.GIVEN_UP);
-          return Status.SUCCESS;
-        });
+        Future<Status> notified = !notify ? Future.succeededFuture(Status.SUCCESS)
+          : notifyNow ? sendNotification(notification) : Future.succeededFuture(retryLater(true, null));
+        Future<Status> charged = charge == null ? Future.succeededFuture(Status.SUCCESS)
+          : chargeNow ? sendCharge(charge) : Future.succeededFuture(retryLater(false, charge));
+        return Future.all(notified, charged).map(both -> notified.result() == Status.RETRY
+          || charged.result() == Status.RETRY ? Status.RETRY : Status.SUCCESS);
       })
       .otherwise(failure -> {
         // The task could not be read (store or sidecar down): Dapr offers the event again.
-        delivery.count(Counted.OUTBOX_RETRIES);
         LOG.fine(() -> "outbox event for " + notification.id() + " deferred: " + failure.getMessage());
-        return Status.RETRY;
+        return retryLater(notify, charge);
       });
+  }
+
+  private Status retryLater(boolean notify, Charge charge) {
+    if (notify) {
+      delivery.count(Counted.OUTBOX_RETRIES);
+    }
+    if (charge != null) {
+      charges.count(ChargeDelivery.Counted.OUTBOX_RETRIES);
+    }
+    return Status.RETRY;
+  }
+
+  private Future<Status> sendNotification(Notification notification) {
+    return delivery.send(notification, true).map(outcome -> {
+      if (outcome.delivered()) {
+        LOG.info(() -> "notification " + notification.id() + " delivered from the outbox (replica "
+          + outcome.json().getString("replica") + ")");
+        return Status.SUCCESS;
+      }
+      if (outcome.retryable()) {
+        delivery.count(Counted.OUTBOX_RETRIES);
+        LOG.fine(() -> "outbox event for " + notification.id() + ": RETRY, " + outcome.json().getString("error"));
+        return Status.RETRY;
+      }
+      delivery.count(Counted.GIVEN_UP);
+      return Status.SUCCESS;
+    });
+  }
+
+  private Future<Status> sendCharge(Charge charge) {
+    return charges.send(charge, true).map(outcome -> {
+      if (outcome.delivered()) {
+        LOG.info(() -> "charge " + charge.chargeId() + " delivered from the outbox (replica "
+          + outcome.json().getString("replica") + ")");
+        return Status.SUCCESS;
+      }
+      LOG.fine(() -> "outbox event for charge " + charge.chargeId() + ": " + outcome.json().getString("status") + ", "
+        + outcome.json().getString("error"));
+      return outcome.retryable() ? Status.RETRY : Status.SUCCESS;
+    });
   }
 
   /** The event's {@code data}: a JSON object (the projection's content type), or JSON text from another publisher. */

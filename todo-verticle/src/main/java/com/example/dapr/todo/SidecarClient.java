@@ -44,8 +44,8 @@ public final class SidecarClient {
     // slower than usual (a cold JVM: invocations near NOTIFY_TIMEOUT_MS) held every connection, saves queued behind
     // them past STATE_TIMEOUT_MS, and the state breaker opened: 41-67% of 150 POST /tasks/s against a freshly started
     // system failed with 503 CIRCUIT_OPEN on this project's 2-core machine, though the store answered in ms.
-    this.stateTransport = transport(vertx, config, "dapr-state");
-    this.invokeTransport = transport(vertx, config, "dapr-invoke");
+    this.stateTransport = transport(vertx, config, resilience.stateTimeoutMs(), "dapr-state");
+    this.invokeTransport = transport(vertx, config, resilience.stateTimeoutMs(), "dapr-invoke");
     this.state = new DaprState(stateTransport, config.stateStore(), resilience.stateTimeoutMs());
     this.notify = new DaprInvoke(invokeTransport, notifications.appId(), notifications.method(),
       notifications.invokeMode() == TodoConfig.InvokeMode.PATH ? DaprInvoke.Form.PATH : DaprInvoke.Form.HEADER,
@@ -63,10 +63,11 @@ public final class SidecarClient {
       new NotifyFailures(resilience.breakerWindowMs(), System::currentTimeMillis), onTransition, onCounted);
   }
 
-  private DaprTransport transport(Vertx vertx, TodoConfig.Sidecar config, String metricsName) {
+  /** A pool of connections to the sidecar of its own, named {@code metricsName} in the HTTP client's metrics. */
+  static DaprTransport transport(Vertx vertx, TodoConfig.Sidecar config, long connectTimeoutMs, String metricsName) {
     // The default pool of 5 connections would queue most requests under load.
     return new DaprTransport(vertx, new DaprTransport.Options(config.host(), config.httpPort(), config.apiToken(),
-      config.poolSize(), config.maxWaitQueue(), resilience.stateTimeoutMs(), "todo-api", metricsName));
+      config.poolSize(), config.maxWaitQueue(), connectTimeoutMs, "todo-api", metricsName));
   }
 
   /** The state store, outside the breaker and without retries: {@link OutboxCheck}'s, which retries on its own. */

@@ -4,12 +4,16 @@ import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import io.vertx.core.json.JsonObject;
 
 /**
- * What {@code /tasks} answers: the task's fields, and after a create or a completion what became of its notification
- * ({@link NotificationDelivery.Outcome}); left out when there is none.
+ * What {@code /tasks} answers: the task's fields, and after a create or a completion what became of its notification,
+ * and after a completion of its charge ({@code billing}) ({@link Outcome}); each left out when there is none.
  */
-record TaskAnswer(@JsonUnwrapped Task task, JsonObject notification) {
+record TaskAnswer(@JsonUnwrapped Task task, JsonObject notification, JsonObject billing) {
 
   TaskAnswer(Task task) {
-    this(task, null);
+    this(task, null, null);
+  }
+
+  TaskAnswer(Task task, JsonObject notification) {
+    this(task, notification, null);
   }
 }

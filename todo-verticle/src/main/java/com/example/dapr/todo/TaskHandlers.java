@@ -20,10 +20,15 @@ final class TaskHandlers {
 
   private final TaskStore store;
   private final NotificationDelivery delivery;
+  private final ChargeDelivery charges;
+  private final boolean charging;
 
-  TaskHandlers(TaskStore store, NotificationDelivery delivery) {
+  /** {@code charging}: whether completions are charged (CHARGES). */
+  TaskHandlers(TaskStore store, NotificationDelivery delivery, ChargeDelivery charges, boolean charging) {
     this.store = store;
     this.delivery = delivery;
+    this.charges = charges;
+    this.charging = charging;
   }
 
   /**
@@ -82,16 +87,16 @@ final class TaskHandlers {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
     Observability.tagTask(id);
     read(id)
-      .map(entry -> new Updated(Task.fromStored(Task.stateKey(id), entry.value()), entry.etag(), null))
-      .onSuccess(stored -> respond(ctx, 200, stored.etag(), new TaskAnswer(stored.task())))
+      .onSuccess(entry -> respond(ctx, 200, entry.etag(), new TaskAnswer(Task.fromStored(Task.stateKey(id),
+        entry.value()))))
       .onFailure(ctx::fail);
   }
 
   /**
    * Changes a task's status and/or title, guarded by the store's ETag: the client's {@code If-Match} when it sends one
    * (a stale one answers 412), else the version just read (a concurrent change answers 409). A task that becomes
-   * completed is saved with its notification {@code Todo completed: <title>} in one outbox transaction, which is then
-   * sent at once.
+   * completed is saved with its notification {@code Todo completed: <title>} and its charge in one outbox transaction;
+   * both are then sent at once, side by side, and the answer says what became of each.
    */
   void update(RoutingContext ctx) {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
@@ -106,21 +111,33 @@ final class TaskHandlers {
         Task current = Task.fromStored(Task.stateKey(id), entry.value());
         Task changed = change.applyTo(current);
         if (changed.equals(current)) {
-          return Future.succeededFuture(new Updated(current, entry.etag(), null));
+          return Future.succeededFuture(new Updated(current, entry.etag(), Announced.NONE));
         }
         Task updated = changed.nextVersion();
         Notification notification = updated.isCompleted() && !current.isCompleted()
-          ? Notification.completed(updated) : null;
+          ? Notification.completed(updated, charging) : null;
         return store.update(updated, entry.etag(), notification)
           .recover(failure -> Future.failedFuture(failure instanceof TaskStore.StaleEtagException
             ? (ifMatch != null ? preconditionFailed(id) : concurrentChange(id))
             : failure))
-          .compose(saved -> notification == null ? Future.<JsonObject>succeededFuture(null)
-            : delivery.send(notification, false).map(NotificationDelivery.Outcome::json))
-          .compose(outcome -> fresh(id, updated, outcome));
+          .compose(saved -> announce(notification))
+          .compose(announced -> fresh(id, updated, announced));
       })
-      .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(), result.notification())))
+      .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(), result.announced().notification(),
+        result.announced().billing())))
       .onFailure(ctx::fail);
+  }
+
+  /** Sends a saved change's notification and charge side by side: what became of each (none without a change). */
+  private Future<Announced> announce(Notification notification) {
+    if (notification == null) {
+      return Future.succeededFuture(Announced.NONE);
+    }
+    Future<Outcome> notified = delivery.send(notification, false);
+    Future<Outcome> charged = notification.charge() == null ? Future.succeededFuture(null)
+      : charges.send(notification.charge(), false);
+    return Future.all(notified, charged).map(both -> new Announced(notified.result().json(),
+      charged.result() == null ? null : charged.result().json()));
   }
 
   private Future<DaprState.Entry> read(String id) {
@@ -130,12 +147,12 @@ final class TaskHandlers {
   }
 
   /** The saved task as the store now has it, with its new ETag; what was saved, without an ETag, if that read fails. */
-  private Future<Updated> fresh(String id, Task saved, JsonObject notification) {
+  private Future<Updated> fresh(String id, Task saved, Announced announced) {
     return store.read(id)
       .map(entry -> entry == null
-        ? new Updated(saved, null, notification)
-        : new Updated(Task.fromStored(saved.stateKey(), entry.value()), entry.etag(), notification))
-      .otherwise(new Updated(saved, null, notification));
+        ? new Updated(saved, null, announced)
+        : new Updated(Task.fromStored(saved.stateKey(), entry.value()), entry.etag(), announced))
+      .otherwise(new Updated(saved, null, announced));
   }
 
   private static ApiException preconditionFailed(String id) {
@@ -155,6 +172,11 @@ final class TaskHandlers {
     response.end(JsonBinding.encode(body));
   }
 
-  private record Updated(Task task, String etag, JsonObject notification) {
+  private record Updated(Task task, String etag, Announced announced) {
+  }
+
+  /** What became of a change's notification and charge, each null when it made none. */
+  private record Announced(JsonObject notification, JsonObject billing) {
+    static final Announced NONE = new Announced(null, null);
   }
 }

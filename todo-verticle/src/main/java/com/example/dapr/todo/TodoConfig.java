@@ -16,7 +16,8 @@ import com.example.dapr.http.ServiceHttpServer;
  * @param shutdownTimeoutMs SHUTDOWN_TIMEOUT_MS: then, how long requests in flight get to finish
  */
 public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, long shutdownDelayMs,
-                         long shutdownTimeoutMs, Sidecar sidecar, Notifications notifications, Resilience resilience) {
+                         long shutdownTimeoutMs, Sidecar sidecar, Notifications notifications, Billing billing,
+                         Resilience resilience) {
 
   /**
    * Where todo-api's Dapr sidecar is and how to talk to it: {@code apiToken} (DAPR_API_TOKEN) goes with every call to
@@ -35,6 +36,16 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
    */
   public record Notifications(String appId, String method, InvokeMode invokeMode, String pubsub, String topic,
                               String retryTopic, long giveUpAfterMs, int rememberDelivered) {
+  }
+
+  /**
+   * Where a completion's charge goes: {@code appId}/{@code method} (BILLING_APP_ID, {@code billing-service}, or
+   * {@code billing-service.<namespace>} for another namespace; BILLING_METHOD, {@code charges}) in the notifications'
+   * invocation form, each call within {@code timeoutMs} (BILLING_TIMEOUT_MS), behind a breaker of its own.
+   * CHARGES={@code off} ({@code enabled} false) completes tasks without charging them, for a system that runs no
+   * billing-service; a completion made then is never charged later.
+   */
+  public record Billing(boolean enabled, String appId, String method, long timeoutMs) {
   }
 
   /**
@@ -72,6 +83,11 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
       env.string("NOTIFICATION_RETRY_TOPIC", "notifications-retry"),
       env.number("NOTIFY_GIVE_UP_AFTER_MS", 86_400_000, 1_000, 31_536_000_000L),
       (int) env.number("REMEMBER_DELIVERED", 20_000, 0, 10_000_000));
+    Billing billing = new Billing(
+      "on".equals(env.choice("CHARGES", "on", "on", "off")),
+      env.string("BILLING_APP_ID", "billing-service"),
+      env.string("BILLING_METHOD", "charges"),
+      env.number("BILLING_TIMEOUT_MS", 3_000, 1, 600_000));
     Resilience resilience = new Resilience(
       env.number("STATE_TIMEOUT_MS", 2_000, 1, 600_000),
       env.number("NOTIFY_TIMEOUT_MS", 3_000, 1, 600_000),
@@ -88,6 +104,6 @@ public record TodoConfig(int port, int maxBodyBytes, long requestReadTimeoutMs, 
       ServiceHttpServer.requestReadTimeoutMs(env),
       env.number("SHUTDOWN_DELAY_MS", 2_000, 0, 600_000),
       env.number("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
-      sidecar, notifications, resilience);
+      sidecar, notifications, billing, resilience);
   }
 }

@@ -34,7 +34,7 @@ final class TodoMetrics {
       .tag("breaker", breaker).tag("cause", cause).register(registry).increment());
   }
 
-  private static void breaker(MeterRegistry registry, String name, Supplier<CircuitBreakerState> state) {
+  static void breaker(MeterRegistry registry, String name, Supplier<CircuitBreakerState> state) {
     Gauge.builder("todo_circuit_breaker_state", state, s -> switch (s.get()) {
         case CLOSED -> 0;
         case HALF_OPEN -> 1;
