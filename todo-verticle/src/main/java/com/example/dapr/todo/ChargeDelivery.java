@@ -4,7 +4,6 @@ import com.example.dapr.client.DaprInvoke;
 import com.example.dapr.client.DaprTransport;
 import com.example.dapr.client.SidecarException;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.vertx.circuitbreaker.CircuitBreakerState;
@@ -12,10 +11,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 
-import java.util.EnumMap;
-import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
 import java.util.logging.Logger;
 
@@ -43,18 +38,14 @@ final class ChargeDelivery implements MeterBinder {
     OUTBOX_ALREADY_CHARGED,
     /** billing-service refused the charge itself (a 4xx other than access control): never charged. */
     REFUSED,
-    GIVEN_UP;
-
-    String label() {
-      return name().toLowerCase(Locale.ROOT);
-    }
+    GIVEN_UP
   }
 
   private final DaprTransport transport;
   private final DaprInvoke charges;
   private final BreakerGuard guard;
   private final RecentDeliveries recent;
-  private final Map<Counted, LongAdder> counts = new EnumMap<>(Counted.class);
+  private final OutcomeCounts<Counted> counts = new OutcomeCounts<>(Counted.class);
   private volatile BiConsumer<String, String> transitions = (name, state) -> { };
   private volatile BiConsumer<String, String> failures = (name, cause) -> { };
 
@@ -70,9 +61,6 @@ final class ChargeDelivery implements MeterBinder {
       new NotifyFailures(resilience.breakerWindowMs(), System::currentTimeMillis),
       (name, state) -> transitions.accept(name, state), (name, cause) -> failures.accept(name, cause));
     this.recent = new RecentDeliveries(config.notifications().rememberDelivered());
-    for (Counted counted : Counted.values()) {
-      counts.put(counted, new LongAdder());
-    }
   }
 
   /**
@@ -126,24 +114,18 @@ final class ChargeDelivery implements MeterBinder {
   }
 
   void count(Counted counted) {
-    counts.get(counted).increment();
+    counts.count(counted);
   }
 
   /** The counts by outcome, for readiness. */
   JsonObject toJson() {
-    JsonObject json = new JsonObject();
-    counts.forEach((counted, sum) -> json.put(counted.label(), sum.sum()));
-    return json;
+    return counts.toJson();
   }
 
   /** {@code todo_charges_total{outcome}}, and billing-service's breaker in {@link TodoMetrics}'s breaker meters. */
   @Override
   public void bindTo(MeterRegistry registry) {
-    for (Counted counted : Counted.values()) {
-      FunctionCounter.builder("todo_charges", counts.get(counted), LongAdder::sum)
-        .description("What became of completions' charges in this process, by outcome")
-        .tag("outcome", counted.label()).register(registry);
-    }
+    counts.bindTo(registry, "todo_charges", "What became of completions' charges in this process, by outcome");
     TodoMetrics.breaker(registry, guard.name(), guard::state);
     transitions = (name, state) -> Counter.builder("todo_circuit_breaker_transitions").tag("breaker", name)
       .tag("state", state).register(registry).increment();

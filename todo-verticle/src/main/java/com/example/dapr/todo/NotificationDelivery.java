@@ -1,7 +1,6 @@
 package com.example.dapr.todo;
 
 import com.example.dapr.client.SidecarException;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
@@ -9,9 +8,6 @@ import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 
-import java.util.EnumMap;
-import java.util.Map;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Logger;
 
 /**
@@ -42,23 +38,16 @@ final class NotificationDelivery implements MeterBinder {
     OUTBOX_WAITED_FOR_FIRST_ATTEMPT,
     /** An outbox event whose task is not stored as announced: its transaction failed after Dapr published it. */
     OUTBOX_PHANTOMS,
-    GIVEN_UP;
-
-    String label() {
-      return name().toLowerCase(java.util.Locale.ROOT);
-    }
+    GIVEN_UP
   }
 
   private final SidecarClient sidecar;
   private final RecentDeliveries recent;
-  private final Map<Counted, LongAdder> counts = new EnumMap<>(Counted.class);
+  private final OutcomeCounts<Counted> counts = new OutcomeCounts<>(Counted.class);
 
   NotificationDelivery(SidecarClient sidecar, int rememberDelivered) {
     this.sidecar = sidecar;
     this.recent = new RecentDeliveries(rememberDelivered);
-    for (Counted counted : Counted.values()) {
-      counts.put(counted, new LongAdder());
-    }
   }
 
   /**
@@ -101,16 +90,12 @@ final class NotificationDelivery implements MeterBinder {
   }
 
   void count(Counted counted) {
-    counts.get(counted).increment();
+    counts.count(counted);
   }
 
   /** The counts by outcome, for readiness. */
   JsonObject toJson() {
-    JsonObject json = new JsonObject();
-    for (Counted counted : Counted.values()) {
-      json.put(counted.label(), counts.get(counted).sum());
-    }
-    return json;
+    return counts.toJson();
   }
 
   /**
@@ -119,11 +104,7 @@ final class NotificationDelivery implements MeterBinder {
    */
   @Override
   public void bindTo(MeterRegistry registry) {
-    for (Counted counted : Counted.values()) {
-      FunctionCounter.builder("todo_notifications", counts.get(counted), LongAdder::sum)
-        .description("What became of notifications in this process, by outcome")
-        .tag("outcome", counted.label()).register(registry);
-    }
+    counts.bindTo(registry, "todo_notifications", "What became of notifications in this process, by outcome");
     Gauge.builder("todo_notifications_in_flight", recent, RecentDeliveries::sendingNow)
       .description("First attempts to deliver a notification under way now").strongReference(true).register(registry);
   }

@@ -87,8 +87,8 @@ final class TaskHandlers {
     String id = TaskRequests.taskId(ctx.pathParam("id"));
     Observability.tagTask(id);
     read(id)
-      .onSuccess(entry -> respond(ctx, 200, entry.etag(), new TaskAnswer(Task.fromStored(Task.stateKey(id),
-        entry.value()))))
+      .map(entry -> new Updated(Task.fromStored(Task.stateKey(id), entry.value()), entry.etag(), Announced.NONE))
+      .onSuccess(stored -> respond(ctx, 200, stored.etag(), new TaskAnswer(stored.task())))
       .onFailure(ctx::fail);
   }
 
@@ -123,8 +123,8 @@ final class TaskHandlers {
           .compose(saved -> announce(notification))
           .compose(announced -> fresh(id, updated, announced));
       })
-      .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(), result.announced().notification(),
-        result.announced().billing())))
+      .onSuccess(result -> respond(ctx, 200, result.etag(), new TaskAnswer(result.task(),
+        result.announced().notification(), result.announced().billing())))
       .onFailure(ctx::fail);
   }
 

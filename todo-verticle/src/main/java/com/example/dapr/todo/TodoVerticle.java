@@ -38,6 +38,7 @@ public class TodoVerticle extends VerticleBase {
   private final TodoConfig config;
   private SidecarClient sidecar;
   private NotificationDelivery delivery;
+  private ChargeDelivery charges;
   private OutboxCheck outboxCheck;
   private HttpServer server;
   private volatile boolean draining;
@@ -61,8 +62,9 @@ public class TodoVerticle extends VerticleBase {
     delivery = new NotificationDelivery(sidecar, config.notifications().rememberDelivered());
     outboxCheck = new OutboxCheck(vertx, sidecar, config.sidecar().stateStore(), config.resilience().stateTimeoutMs());
     TaskStore store = new TaskStore(sidecar, outboxCheck);
-    TaskHandlers tasks = new TaskHandlers(store, delivery);
-    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), sidecar.pubsub(), store, delivery);
+    charges = new ChargeDelivery(vertx, config);
+    TaskHandlers tasks = new TaskHandlers(store, delivery, charges, config.billing().enabled());
+    OutboxSubscriber outbox = new OutboxSubscriber(config.notifications(), sidecar.pubsub(), store, delivery, charges);
 
     Router router = Router.router(vertx);
     JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));
@@ -100,6 +102,7 @@ public class TodoVerticle extends VerticleBase {
     router.get(Observability.METRICS_PATH).handler(Observability.metricsHandler());
     TodoMetrics.register(Observability.registry(), sidecar);
     delivery.bindTo(Observability.registry());
+    charges.bindTo(Observability.registry());
 
     server = ServiceHttpServer.create(vertx, new HttpServerOptions().setTcpNoDelay(true),
       config.requestReadTimeoutMs(), router);
@@ -109,7 +112,9 @@ public class TodoVerticle extends VerticleBase {
       .onSuccess(s -> LOG.info(() -> "todo-api listening on port " + s.actualPort() + "; Dapr sidecar at "
         + config.sidecar().host() + ":" + config.sidecar().httpPort() + ", state store '"
         + config.sidecar().stateStore() + "' (its outbox checked next), notifications to '" + n.appId() + "/" + n.method()
-        + "' (" + n.invokeMode().name().toLowerCase() + " form) and from '" + n.pubsub() + "/" + n.topic() + "'"))
+        + "' (" + n.invokeMode().name().toLowerCase() + " form) and from '" + n.pubsub() + "/" + n.topic() + "', "
+        + (config.billing().enabled() ? "completions charged at '" + config.billing().appId() + "/"
+          + config.billing().method() + "'" : "completions not charged (CHARGES=off)")))
       .onSuccess(s -> outboxCheck.start());
   }
 
@@ -130,6 +135,9 @@ public class TodoVerticle extends VerticleBase {
       LOG.info("stopped: every request answered");
       if (sidecar != null) {
         sidecar.close();
+      }
+      if (charges != null) {
+        charges.close();
       }
     });
   }
@@ -152,7 +160,8 @@ public class TodoVerticle extends VerticleBase {
 
   /**
    * Ready when the sidecar is ({@code /v1.0/healthz/outbound}), the state store was found to have the outbox
-   * ({@link OutboxCheck}) and the process is not stopping; the breakers and what became of notifications are reported.
+   * ({@link OutboxCheck}) and the process is not stopping; the breakers and what became of notifications and charges
+   * are reported. billing-service down does not make todo-api unready: its charges wait in the outbox.
    */
   private HealthCheckHandler readiness() {
     return HealthCheckHandler.create(vertx)
@@ -167,8 +176,17 @@ public class TodoVerticle extends VerticleBase {
       .register("circuit-breakers", promise -> promise.complete(Status.OK(new JsonObject()
         .put("state_store", sidecar.stateBreakerState().name())
         .put("notification_service", sidecar.invokeBreakerState().name())
+        .put("billing_service", charges.breakerState().name())
         // Why a breaker that is not closed opened: the failures by cause, the last one, since and until when.
-        .put("open_because", sidecar.breakersWhy()))))
-      .register("notifications", promise -> promise.complete(Status.OK(delivery.toJson())));
+        .put("open_because", openBecause()))))
+      .register("notifications", promise -> promise.complete(Status.OK(delivery.toJson())))
+      .register("charges", promise -> promise.complete(Status.OK(charges.toJson()
+        .put("enabled", config.billing().enabled()))));
+  }
+
+  private JsonObject openBecause() {
+    JsonObject why = sidecar.breakersWhy();
+    JsonObject billing = charges.breakerWhy();
+    return billing == null ? why : why.put("billing_service", billing);
   }
 }

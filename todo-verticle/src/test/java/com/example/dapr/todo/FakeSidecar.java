@@ -42,6 +42,7 @@ final class FakeSidecar {
 
   static final String STORE = "statestore";
   static final String APP_ID = "notification-service";
+  static final String BILLING_APP_ID = "billing-service";
 
   private final Map<String, StoredValue> store = new ConcurrentHashMap<>();
   private final AtomicLong etags = new AtomicLong();
@@ -83,6 +84,10 @@ final class FakeSidecar {
 
   private final List<JsonObject> published = new CopyOnWriteArrayList<>();
   private final List<String> deliveredIds = new CopyOnWriteArrayList<>();
+  /** What billing-service's ledger would hold: each charge received, by charge id, in order, repeats included. */
+  private final List<String> chargeIds = new CopyOnWriteArrayList<>();
+  /** How billing-service's sidecar answers: FAIL as daprd does when no billing-service replica is up. */
+  volatile Mode billingMode = Mode.OK;
 
   private record StoredValue(JsonObject value, String etag) {
   }
@@ -312,6 +317,11 @@ final class FakeSidecar {
   }
 
   private void invoke(HttpServerRequest request, Buffer body, String appId) {
+    if (appId.equals(BILLING_APP_ID)) {
+      respond(request, billingMode, () -> charge(request, body), "ERR_DIRECT_INVOKE", "failed to invoke, id: "
+        + BILLING_APP_ID + ", err: connection refused");
+      return;
+    }
     if (!appId.equals(APP_ID)) {
       error(request, 500, "ERR_DIRECT_INVOKE", "failed to invoke, id: " + appId + ", err: app not found");
       return;
@@ -363,6 +373,16 @@ final class FakeSidecar {
         .put("status", "delivered").put("message", notification.getString("message")).put("replica", "fake-1")
         .encode());
     }
+  }
+
+  /** billing-service's answer: the first charge of an id, also for a repeat, which it does not record again. */
+  private void charge(HttpServerRequest request, Buffer body) {
+    JsonObject charge = body.toJsonObject();
+    String chargeId = String.valueOf(charge.getString("charge_id"));
+    boolean repeat = chargeIds.contains(chargeId);
+    chargeIds.add(chargeId);
+    request.response().putHeader("Content-Type", "application/json").end(charge.copy().put("status", "charged")
+      .put("replica", "fake-billing-1").put("duplicate", repeat).encode());
   }
 
   private void respond(HttpServerRequest request, Mode mode, Runnable ok, String errorCode, String message) {
@@ -435,9 +455,26 @@ final class FakeSidecar {
     return deliveredIds.stream().filter(id::equals).count();
   }
 
+  /** Every invocation of notification-service. */
   List<Received> invocations() {
-    return received.stream().filter(r -> r.path().startsWith("/v1.0/invoke/") || r.headers().contains("dapr-app-id"))
-      .collect(Collectors.toList());
+    return received.stream().filter(r -> r.path().startsWith("/v1.0/invoke/" + APP_ID + "/")
+      || APP_ID.equals(r.headers().get("dapr-app-id"))).collect(Collectors.toList());
+  }
+
+  /** Every invocation of billing-service. */
+  List<Received> billingInvocations() {
+    return received.stream().filter(r -> r.path().startsWith("/v1.0/invoke/" + BILLING_APP_ID + "/")
+      || BILLING_APP_ID.equals(r.headers().get("dapr-app-id"))).collect(Collectors.toList());
+  }
+
+  /** How many times billing-service received charge {@code chargeId}. */
+  long charges(String chargeId) {
+    return chargeIds.stream().filter(chargeId::equals).count();
+  }
+
+  /** Every charge id billing-service received, in order, repeats included. */
+  List<String> chargeIds() {
+    return List.copyOf(chargeIds);
   }
 
   /** Every request except health checks: what a rejected client request must never cause. */

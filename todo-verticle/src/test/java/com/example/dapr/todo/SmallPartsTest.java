@@ -74,7 +74,7 @@ class SmallPartsTest {
     assertEquals(created, Notification.fromJson(created.toJson()));
 
     Task completed = new Task("t1", "Buy milk", Task.COMPLETED, task.createdAt(), "2026-01-02T00:00:00Z", 2);
-    Notification done = Notification.completed(completed);
+    Notification done = Notification.completed(completed, false);
     assertEquals("t1:completed:2026-01-02T00:00:00Z", done.id());
     assertEquals(new io.vertx.core.json.JsonObject().put("message", "Todo completed: Buy milk").put("task_id", "t1")
       .put("notification_id", done.id()), done.invokeBody());
@@ -84,7 +84,7 @@ class SmallPartsTest {
   void aCompletionIsAnnouncedIfItWasCommittedAndNotIfItsTransactionWasRefused() {
     Task before = new Task("t1", "Buy milk", Task.PENDING, "2026-01-01T00:00:00Z", null, 3);
     Task completed = new Task("t1", "Buy milk", Task.COMPLETED, before.createdAt(), "2026-01-02T00:00:00Z", 4);
-    Notification done = Notification.completed(completed);
+    Notification done = Notification.completed(completed, false);
 
     assertTrue(done.announces(completed), "stored as saved");
     assertTrue(done.announces(new Task("t1", "Buy milk", Task.PENDING, before.createdAt(), null, 5)),

@@ -1032,6 +1032,142 @@ class TodoVerticleTest {
     assertTrue(String.valueOf(refused.getMessage()).contains("one verticle instance per process"), refused.toString());
   }
 
+  private JsonObject complete(String id) throws Exception {
+    HttpResponse<Buffer> response = patch(id, null, "{\"status\":\"completed\"}");
+    assertEquals(200, response.statusCode(), response.bodyAsString());
+    return response.bodyAsJsonObject();
+  }
+
+  @Test
+  void aCompletionIsChargedOnceAtBillingServiceWithItsChargeSavedInTheSameTransaction() throws Exception {
+    deploy();
+    String id = create("Pay the plumber").bodyAsJsonObject().getString("id");
+
+    JsonObject task = complete(id);
+
+    String chargeId = id + ":completed:" + task.getString("completed_at");
+    JsonObject billing = task.getJsonObject("billing");
+    assertEquals("charged", billing.getString("status"), billing::encode);
+    assertEquals(chargeId, billing.getString("charge_id"));
+    assertEquals("fake-billing-1", billing.getString("replica"));
+    assertEquals("delivered", task.getJsonObject("notification").getString("status"));
+    assertEquals(1, sidecar.charges(chargeId), "billing-service received it once");
+    FakeSidecar.Received call = sidecar.billingInvocations().get(0);
+    assertEquals("/v1.0/invoke/billing-service/method/charges", call.path());
+    assertEquals(new JsonObject().put("charge_id", chargeId).put("task_id", id).put("title", "Pay the plumber")
+      .put("completed_at", task.getString("completed_at")), call.json());
+    JsonObject saved = sidecar.transactions().get(1).json().getJsonArray("operations").getJsonObject(1)
+      .getJsonObject("request").getJsonObject("value");
+    assertEquals(call.json(), saved.getJsonObject("charge"), "the charge is in the outbox with the completion");
+
+    // The outbox's event of the completion comes about a second later: this process charged it, so it sends nothing.
+    assertEquals(List.of("SUCCESS", "SUCCESS"), deliverOutbox(sidecar.published()));
+    complete(id); // completed already: no change, no second charge
+    assertEquals(List.of(chargeId), sidecar.chargeIds());
+    JsonObject counts = check("charges").getJsonObject("data");
+    assertEquals(1, counts.getInteger("charged_first_attempt"), counts::encode);
+    assertEquals(1, counts.getInteger("outbox_already_charged"), counts::encode);
+  }
+
+  @Test
+  void withBillingServiceDownACompletionIsPendingAndTheOutboxChargesItOnceWhenItIsBack() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "1000");
+    String id = create("Renew passport").bodyAsJsonObject().getString("id");
+    sidecar.billingMode = FakeSidecar.Mode.FAIL;
+
+    JsonObject task = complete(id);
+
+    JsonObject billing = task.getJsonObject("billing");
+    assertEquals("pending", billing.getString("status"), billing::encode);
+    assertEquals("outbox", billing.getString("redelivery"));
+    assertEquals("ERR_DIRECT_INVOKE", billing.getString("dapr_error_code"), billing::encode);
+    assertEquals("delivered", task.getJsonObject("notification").getString("status"), "notifications go on");
+    List<JsonObject> events = sidecar.published();
+    assertEquals(List.of("SUCCESS", "RETRY"), deliverOutbox(events), "the completion's event waits for billing");
+
+    sidecar.billingMode = FakeSidecar.Mode.OK;
+    assertEquals(List.of("SUCCESS", "SUCCESS"), deliverOutbox(events));
+
+    String chargeId = billing.getString("charge_id");
+    assertEquals(List.of(chargeId), sidecar.chargeIds(), "charged once, by the outbox");
+    assertEquals(1, sidecar.deliveries(id + ":completed:" + task.getString("completed_at")),
+      "the notification delivered at once is not sent again while its charge waits");
+    JsonObject counts = check("charges").getJsonObject("data");
+    assertEquals(1, counts.getInteger("left_to_outbox"), counts::encode);
+    assertEquals(1, counts.getInteger("outbox_retries"), counts::encode);
+    assertEquals(1, counts.getInteger("charged_by_outbox"), counts::encode);
+  }
+
+  @Test
+  void billingServicesBreakerOpensOnItsOwnAndLeavesNotificationsAndCreatesAlone() throws Exception {
+    deploy("BREAKER_MAX_FAILURES", "2", "BREAKER_RESET_MS", "600000");
+    sidecar.billingMode = FakeSidecar.Mode.FAIL;
+    for (int i = 0; i < 2; i++) {
+      JsonObject billing = complete(create("fails " + i).bodyAsJsonObject().getString("id")).getJsonObject("billing");
+      assertEquals("SIDECAR_ERROR", billing.getString("error"), billing::encode);
+    }
+
+    JsonObject open = complete(create("open").bodyAsJsonObject().getString("id"));
+
+    assertEquals("CIRCUIT_OPEN", open.getJsonObject("billing").getString("error"), open::encode);
+    assertEquals("pending", open.getJsonObject("billing").getString("status"));
+    assertEquals("delivered", open.getJsonObject("notification").getString("status"));
+    assertEquals(2, sidecar.billingInvocations().size(), "an open breaker sends nothing to billing-service");
+    assertEquals(6, sidecar.invocations().size(), "every create and completion notified");
+    JsonObject breakers = check("circuit-breakers").getJsonObject("data");
+    assertEquals("OPEN", breakers.getString("billing_service"), breakers::encode);
+    assertEquals("CLOSED", breakers.getString("notification_service"), breakers::encode);
+    assertNotNull(breakers.getJsonObject("open_because").getJsonObject("billing_service"), breakers::encode);
+    // While it is open, the outbox answers RETRY for the charge without calling billing-service.
+    List<JsonObject> completions = sidecar.published().stream()
+      .filter(e -> e.getJsonObject("data").getJsonObject("charge") != null).toList();
+    assertEquals(List.of("RETRY", "RETRY", "RETRY"), deliverOutbox(completions));
+    assertEquals(2, sidecar.billingInvocations().size());
+  }
+
+  @Test
+  void aHangingBillingServiceIsCutAtBillingTimeoutMsAndTheChargeLeftToTheOutbox() throws Exception {
+    deploy("BILLING_TIMEOUT_MS", "300");
+    String id = create("Slow billing").bodyAsJsonObject().getString("id");
+    sidecar.billingMode = FakeSidecar.Mode.HANG;
+
+    JsonObject task = complete(id);
+
+    assertEquals("SIDECAR_TIMEOUT", task.getJsonObject("billing").getString("error"), task::encode);
+    assertEquals("pending", task.getJsonObject("billing").getString("status"));
+    assertEquals("delivered", task.getJsonObject("notification").getString("status"));
+    assertEquals(1, sidecar.billingInvocations().size(), "a charge that may have arrived is not sent again inline");
+    eventually("the hanging charge given up (its connection closed)", () -> sidecar.abandoned() >= 1);
+  }
+
+  @Test
+  void inTheHeaderFormTheChargeGoesToChargesWithDaprAppIdBillingService() throws Exception {
+    deploy("INVOKE_MODE", "header", "BILLING_APP_ID", "billing-service");
+    String id = create("Header charge").bodyAsJsonObject().getString("id");
+
+    assertEquals("charged", complete(id).getJsonObject("billing").getString("status"));
+
+    FakeSidecar.Received call = sidecar.billingInvocations().get(0);
+    assertEquals("/charges", call.path());
+    assertEquals("billing-service", call.headers().get("dapr-app-id"));
+  }
+
+  @Test
+  void withChargesOffACompletionIsNotChargedAndItsAnswerHasNoBilling() throws Exception {
+    deploy("CHARGES", "off");
+    String id = create("Not billed").bodyAsJsonObject().getString("id");
+
+    JsonObject task = complete(id);
+
+    assertNull(task.getJsonObject("billing"), task::encode);
+    assertEquals("delivered", task.getJsonObject("notification").getString("status"));
+    assertEquals(List.of(), sidecar.billingInvocations());
+    assertNull(sidecar.published().get(1).getJsonObject("data").getJsonObject("charge"), "no charge in the outbox");
+    assertEquals(List.of("SUCCESS", "SUCCESS"), deliverOutbox(sidecar.published()));
+    assertEquals(List.of(), sidecar.billingInvocations());
+    assertFalse(check("charges").getJsonObject("data").getBoolean("enabled"));
+  }
+
   @Test
   void theHeaderFormCallsTheSidecarWithDaprAppId() throws Exception {
     deploy("INVOKE_MODE", "header");
