@@ -31,7 +31,7 @@ require_java_and_maven() {
 }
 
 # The port plan of scripts/run.sh, the one place every script and test takes a system's ports from. Process k (0 =
-# todo-api, 1..N = notification-service replicas) gets app port 8000+k and sidecar ports 3500+10k (HTTP), 20001+10k
+# todo-api, 1..N = notification-service replicas, N+1 = billing-service) gets app port 8000+k and sidecar ports 3500+10k (HTTP), 20001+10k
 # (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics); redis-server 6390, Sentry 20000 (gRPC), 20003 (healthz) and
 # 20004 (metrics), Zipkin 9411, Prometheus 19090; PORT_OFFSET added to all. scripts/test-systems.txt lists the offsets
 # of the systems the test command starts (PortPlanTest proves them apart).
@@ -56,7 +56,7 @@ plan_port() {
 }
 plan_ports() {
   local k what
-  for k in $(seq 0 "$2"); do
+  for k in $(seq 0 $(($2 + 1))); do # REPLICAS + 1: billing-service
     for what in app http grpc internal metrics; do echo "$(plan_port "$what" "$k" "$1") $what $k"; done
   done
   for what in redis sentry sentry-healthz sentry-metrics zipkin prometheus; do echo "$(plan_port "$what" 0 "$1") $what"; done

@@ -2,10 +2,13 @@
 # Runs the whole system on this machine, on loopback, with real Dapr sidecars and no cluster or container:
 # redis-server (Debian's; the outbox's streams and notification-service's delivery record, and with --redis the
 # tasks), todo-api with its daprd and a state store (Dapr's in-memory store, or Redis with --redis), and
-# notification-service as N replicas (3 by default), each with its own daprd. Name resolution is Dapr's SQLite
+# notification-service as N replicas (3 by default), each with its own daprd, and billing-service (the ledger of
+# completions' charges, in its own state store billingstore) with its daprd in the namespace `billing`
+# (NAMESPACE=billing), which todo-api calls as billing-service.billing. Name resolution is Dapr's SQLite
 # resolver (dapr/config.yaml). Redis persists to the run folder (append-only file) and keeps its data across stops.
 # Secure by default: Dapr's Sentry issues every sidecar an mTLS certificate (SPIFFE id spiffe://public/ns/default/
-# <app-id>), notification-service's sidecars let only todo-api invoke it (dapr/security/), and API tokens, new for each
+# <app-id>), notification-service's and billing-service's sidecars let only todo-api invoke them (dapr/security/),
+# and API tokens, new for each
 # start and kept in 0600 files under the run folder's secrets/, guard each sidecar's API (DAPR_API_TOKEN) and each
 # app's sidecar-only routes (APP_API_TOKEN). README, "Security model".
 #
@@ -31,8 +34,8 @@
 # metrics port; scripts/live.py shows the run live.
 #
 # Environment: RUN_DIR (default .run; logs, PIDs, the name-resolution database, secrets/), PORT_OFFSET (default 0;
-# added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV and NOTIFICATION_ENV (extra
-# "VAR=value ..." for todo-api and for every notification-service replica), SAMPLING_RATE (the sidecars' samplingRate,
+# added to every port so a second system can run beside the first), JAVA_OPTS, TODO_ENV, NOTIFICATION_ENV and BILLING_ENV
+# (extra "VAR=value ..." for todo-api, for every notification-service replica and for billing-service), SAMPLING_RATE (the sidecars' samplingRate,
 # default 1), SCRAPE_INTERVAL (Prometheus's, default 2s), DAPR_API_LOGGING=off (no --enable-api-logging: one log line
 # per API call, measured at no cost we could see), DAPR_PROFILING=on (each sidecar serves Go's pprof on 127.0.0.1, at
 # its metrics port + 5: scripts/benchmark.sh cpu reads it), SENTRY_WORKLOAD_CERT_TTL (default 24h)
@@ -88,7 +91,8 @@ LOG_DIR=$RUN_DIR/logs
 PROCESSES=$RUN_DIR/processes
 O=${PORT_OFFSET:-0}
 
-# Port plan (scripts/lib.sh plan_port): process k (0 = todo-api, 1..N = notification-service replicas) gets app port
+# Port plan (scripts/lib.sh plan_port): process k (0 = todo-api, 1..N = notification-service replicas, N+1 =
+# billing-service) gets app port
 # 8000+k and sidecar ports 3500+10k (HTTP), 20001+10k (gRPC), 20002+10k (internal gRPC), 9090+10k (metrics);
 # redis-server 6390. PORT_OFFSET is added to all. The ports stay the same from one start to the next, so a process
 # restarted alone finds the others.
@@ -109,6 +113,8 @@ SENTRY_METRICS_PORT=$(plan_port sentry-metrics 0 "$O")
 SECRETS=$RUN_DIR/secrets
 ZIPKIN_PORT=$(plan_port zipkin 0 "$O")
 PROMETHEUS_PORT=$(plan_port prometheus 0 "$O")
+
+BILLING=$((REPLICAS + 1)) # billing-service's process number in the port plan
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -153,7 +159,7 @@ fi
 [ $METRICS -eq 0 ] || ! port_in_use "$PROMETHEUS_PORT" || die "port $PROMETHEUS_PORT (Prometheus) is already in use; stop what uses it, or set PORT_OFFSET"
 [ $TRACING -eq 0 ] || ! port_in_use "$ZIPKIN_PORT" \
   || die "port $ZIPKIN_PORT (Zipkin) is already in use; stop what uses it, or set PORT_OFFSET"
-for k in $(seq 0 "$REPLICAS"); do
+for k in $(seq 0 "$BILLING"); do
   for p in "$(app_port "$k")" "$(http_port "$k")" "$(grpc_port "$k")" "$(internal_port "$k")" "$(metrics_port "$k")"; do
     port_in_use "$p" && die "port $p is already in use; stop what uses it, or set PORT_OFFSET (e.g. PORT_OFFSET=100)"
   done
@@ -163,8 +169,9 @@ done
 require_java_and_maven
 TODO_JAR=$ROOT/todo-verticle/target/todo-api.jar
 NOTIFICATION_JAR=$ROOT/notification-verticle/target/notification-service.jar
+BILLING_JAR=$ROOT/billing-verticle/target/billing-service.jar
 stale=0
-for jar in "$TODO_JAR" "$NOTIFICATION_JAR"; do
+for jar in "$TODO_JAR" "$NOTIFICATION_JAR" "$BILLING_JAR"; do
   if [ ! -f "$jar" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src/main -newer "$jar" -print -quit)" ]; then
     stale=1
   fi
@@ -308,11 +315,13 @@ if [ $METRICS -eq 1 ]; then
     for k in $(seq 1 "$REPLICAS"); do
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: notification-%s}\n' "$(app_port "$k")" "$k"
     done
+    printf '  - job_name: billing-service\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n        labels: {instance_name: billing-1}\n' "$(app_port "$BILLING")"
     printf '  - job_name: dapr-sidecars\n    static_configs:\n'
     printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: todo-api, namespace: default, service: todo-api-dapr, instance_name: todo-api-daprd}\n' "$(metrics_port 0)"
     for k in $(seq 1 "$REPLICAS"); do
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: notification-service, namespace: default, service: notification-service-dapr, instance_name: notification-%s-daprd}\n' "$(metrics_port "$k")" "$k"
     done
+    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {app_id: billing-service, namespace: billing, service: billing-service-dapr, instance_name: billing-1-daprd}\n' "$(metrics_port "$BILLING")"
   } > "$RUN_DIR/prometheus.yml"
   say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (scrapes every app and sidecar every $SCRAPE_INTERVAL)"
   prometheus_pid=$(start_process prometheus "$LOG_DIR/prometheus.log" "$PROMETHEUS" \
@@ -353,7 +362,7 @@ chmod 700 "$SECRETS"
 rm -f "$SECRETS"/*-token "$SECRETS"/*-token.header
 SECURITY_SUMMARY="insecure (--insecure): no mTLS, no access control, no API tokens"
 if [ $SECURE -eq 1 ]; then
-  for app in todo-api notification-service; do
+  for app in todo-api notification-service billing-service; do
     for kind in dapr-api-token app-api-token; do
       (umask 077
        head -c 32 /dev/urandom | od -An -tx1 -v | tr -d ' \n' > "$SECRETS/$app.$kind"
@@ -387,10 +396,11 @@ if [ $SECURE -eq 1 ]; then
   pid=$(start_process sentry "$LOG_DIR/sentry.log" "${sentry_command[@]}")
   record sentry "$pid" "grpcs://127.0.0.1:$SENTRY_PORT"
   wait_http sentry "http://127.0.0.1:$SENTRY_HEALTHZ_PORT/healthz" 30 "$pid" "$LOG_DIR/sentry.log"
-  SECURITY_SUMMARY="secure: Sentry mTLS between sidecars, access control on notification-service, API tokens in $SECRETS"
+  SECURITY_SUMMARY="secure: Sentry mTLS between sidecars, access control on notification-service and billing-service, API tokens in $SECRETS"
 fi
 
-# The environment of a process of app $1 ("todo-api" or "notification-service") as $2 ("app" or "sidecar"), exported
+# The environment of a process of app $1 ("todo-api", "notification-service" or "billing-service") as $2 ("app" or
+# "sidecar"), exported
 # in the subshell that starts it.
 export_security() {
   [ $SECURE -eq 1 ] || return 0
@@ -411,7 +421,7 @@ JAVA_OPTS=${JAVA_OPTS:--XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryE
 # Class-data archives (AppCDS) of both jars for these options, made by a training run the first time (a few seconds,
 # then cached in ~/.cache/todo-dapr/cds): each JVM maps its classes from the archive instead of loading them from the
 # jar (scripts/lib.sh class_data_archive). CLASS_DATA_ARCHIVE=off starts without them.
-CDS_TODO=() CDS_NOTIFICATION=()
+CDS_TODO=() CDS_NOTIFICATION=() CDS_BILLING=()
 if [ "${CLASS_DATA_ARCHIVE:-on}" != off ]; then
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of words
   archive=$(class_data_archive "$TODO_JAR" $JAVA_OPTS)
@@ -419,26 +429,34 @@ if [ "${CLASS_DATA_ARCHIVE:-on}" != off ]; then
   # shellcheck disable=SC2086
   archive=$(class_data_archive "$NOTIFICATION_JAR" $JAVA_OPTS)
   [ -z "$archive" ] || CDS_NOTIFICATION=(-XX:SharedArchiveFile="$archive")
+  # shellcheck disable=SC2086
+  archive=$(class_data_archive "$BILLING_JAR" $JAVA_OPTS)
+  [ -z "$archive" ] || CDS_BILLING=(-XX:SharedArchiveFile="$archive")
 fi
 API_LOGGING=()
 [ "${DAPR_API_LOGGING:-on}" = off ] || API_LOGGING=(--enable-api-logging)
-start_sidecar() { # k app_id
-  local k=$1 app_id=$2 name security=() profiling=()
+start_sidecar() { # k app_id name [namespace]
+  local k=$1 app_id=$2 name=$3 namespace=${4:-default} security=() profiling=() resources=()
+  # billing-service, in a namespace of its own, loads only its own components (dapr/billing: its ledger).
+  if [ "$app_id" = billing-service ]; then
+    resources=(--resources-path "$ROOT/dapr/billing")
+  else
+    resources=(--resources-path "$ROOT/dapr/components" --resources-path "$STATE_COMPONENTS")
+  fi
   # Go's pprof on each sidecar (127.0.0.1, like its other listeners), for scripts/benchmark.sh cpu; off by default.
   [ "${DAPR_PROFILING:-off}" = on ] && profiling=(--enable-profiling --profile-port "$(( $(metrics_port "$k") + 5 ))")
-  [ "$k" -eq 0 ] && name=todo-api-daprd || name="notification-$k-daprd"
   # mTLS with a certificate from Sentry, and the app's access control (a second --config, merged over the first).
   [ $SECURE -eq 1 ] && security=(--enable-mtls --sentry-address "127.0.0.1:$SENTRY_PORT"
     --config "$ROOT/dapr/security/$app_id.yaml")
   # Each sidecar runs in the run folder, where dapr/config.yaml's relative SQLite path puts the shared database.
   (cd "$RUN_DIR" && export_security "$app_id" sidecar && start_process "$name" "$LOG_DIR/$name.log" \
-    env "${SIDECAR_ENV[@]}" "$DAPRD" \
+    env "${SIDECAR_ENV[@]}" NAMESPACE="$namespace" "$DAPRD" \
     --app-id "$app_id" --app-port "$(app_port "$k")" --app-protocol http \
     --dapr-http-port "$(http_port "$k")" --dapr-grpc-port "$(grpc_port "$k")" \
     --dapr-internal-grpc-port "$(internal_port "$k")" --metrics-port "$(metrics_port "$k")" \
     --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
     --metrics-listen-address 127.0.0.1 \
-    --resources-path "$ROOT/dapr/components" --resources-path "$STATE_COMPONENTS" \
+    "${resources[@]}" \
     --config "$ROOT/dapr/config.yaml" "${security[@]}" "${TRACING_CONFIG[@]}" "${METRICS_FLAGS[@]}" \
     "${API_LOGGING[@]}" "${profiling[@]}" --log-level "${DAPR_LOG_LEVEL:-info}")
 }
@@ -456,18 +474,31 @@ wait_zipkin
 for k in $(seq 1 "$REPLICAS"); do
   pid=$(awk -v n="notification-$k" '$1 == n {print $2}' "$PROCESSES")
   wait_http "notification-$k" "http://127.0.0.1:$(app_port "$k")/health" 60 "$pid" "$LOG_DIR/notification-$k.log"
-  pid=$(start_sidecar "$k" notification-service)
+  pid=$(start_sidecar "$k" notification-service "notification-$k-daprd")
   record "notification-$k-daprd" "$pid" "http://127.0.0.1:$(http_port "$k")"
 done
+
+# 5b. billing-service and its sidecar, in the namespace `billing`: its daprd's certificate then names
+# spiffe://public/ns/billing/billing-service, which todo-api's daprd checks when it calls billing-service.billing.
+say "starting billing-service and its sidecar (namespace billing)"
+# shellcheck disable=SC2086 # BILLING_ENV is a list of VAR=value words
+pid=$(export_security billing-service app && start_process billing-1 "$LOG_DIR/billing-1.log" env APP_PORT="$(app_port "$BILLING")" \
+  DAPR_HTTP_PORT="$(http_port "$BILLING")" REPLICA_ID=billing-1 "${TRACING_ENV[@]}" "${METRICS_ENV[@]}" ${BILLING_ENV:-} \
+  java $JAVA_OPTS "${CDS_BILLING[@]}" -jar "$BILLING_JAR")
+record billing-1 "$pid" "http://127.0.0.1:$(app_port "$BILLING")"
+wait_http billing-1 "http://127.0.0.1:$(app_port "$BILLING")/health" 60 "$pid" "$LOG_DIR/billing-1.log"
+pid=$(start_sidecar "$BILLING" billing-service billing-1-daprd billing)
+record billing-1-daprd "$pid" "http://127.0.0.1:$(http_port "$BILLING")"
 
 # 6. todo-api and its sidecar.
 say "starting todo-api and its sidecar"
 # shellcheck disable=SC2086 # TODO_ENV is a list of VAR=value words
 pid=$(export_security todo-api app && start_process todo-api "$LOG_DIR/todo-api.log" env APP_PORT="$(app_port 0)" DAPR_HTTP_PORT="$(http_port 0)" \
-  "${TRACING_ENV[@]}" "${METRICS_ENV[@]}" ${TODO_ENV:-} java $JAVA_OPTS "${CDS_TODO[@]}" -jar "$TODO_JAR")
+  BILLING_APP_ID=billing-service.billing "${TRACING_ENV[@]}" "${METRICS_ENV[@]}" ${TODO_ENV:-} \
+  java $JAVA_OPTS "${CDS_TODO[@]}" -jar "$TODO_JAR")
 record todo-api "$pid" "http://127.0.0.1:$(app_port 0)"
 wait_http todo-api "http://127.0.0.1:$(app_port 0)/health/live" 60 "$pid" "$LOG_DIR/todo-api.log"
-pid=$(start_sidecar 0 todo-api)
+pid=$(start_sidecar 0 todo-api todo-api-daprd)
 record todo-api-daprd "$pid" "http://127.0.0.1:$(http_port 0)"
 
 # 7. Ready: every sidecar's /v1.0/healthz, then one invocation through todo-api's sidecar per replica's worth.
@@ -481,12 +512,15 @@ token_header=""
 wait_http "service invocation todo-api -> notification-service" \
   "http://127.0.0.1:$(http_port 0)/v1.0/invoke/notification-service/method/health" 60 "$todo_pid" \
   "$LOG_DIR/todo-api-daprd.log" "$token_header"
+wait_http "service invocation todo-api -> billing-service.billing" \
+  "http://127.0.0.1:$(http_port 0)/v1.0/invoke/billing-service.billing/method/health" 60 "$todo_pid" \
+  "$LOG_DIR/todo-api-daprd.log" "$token_header"
 READY=1
 
 if [ "$OUTBOX_MISSING" -eq 1 ]; then
   say "running, NOT ready: state store '$STORE' has no outbox; POST /tasks answers 503 STATE_STORE_WITHOUT_OUTBOX"
 else
-  say "ready: state store '$STORE', $REPLICAS notification-service replica(s); $SECURITY_SUMMARY"
+  say "ready: state store '$STORE', $REPLICAS notification-service replica(s), billing-service in namespace billing; $SECURITY_SUMMARY"
 fi
 status >&2 || true
 cat >&2 <<MSG

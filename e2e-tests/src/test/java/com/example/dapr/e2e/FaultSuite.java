@@ -25,7 +25,7 @@ final class FaultSuite {
   static final int RATE = 40;
   /** How long an outage lasts: 60 s by default, shorter in CI ({@code -De2e.outage.seconds=20}). */
   static final long OUTAGE_MS = Long.getLong("e2e.outage.seconds", 60) * 1_000;
-  private static final Path REPORT = Path.of(System.getProperty("e2e.work", "target/e2e"), "faults.txt");
+  static final Path REPORT = Path.of(System.getProperty("e2e.work", "target/e2e"), "faults.txt");
   private static final Path ROOT = Path.of(System.getProperty("project.root", "..")).toAbsolutePath().normalize();
   /** scripts/run.sh's JVM options, with todo-api's FINE decisions about each notification in its log. */
   static final String JAVA_OPTS = "-XX:+UseSerialGC -Xms32m -Xmx128m -XX:+ExitOnOutOfMemoryError "
