@@ -99,19 +99,25 @@ class BillingE2E extends AgainstEmbeddedSystem {
   @Test
   @Order(3)
   void todoApiSigkilledWithChargesInFlightLosesNoneAndChargesNoneTwice() throws Exception {
-    underCompletions("todo-api SIGKILLed, 5 s down", c -> {
+    // billing-service down first for 3 s, so that the charges of those completions wait in the outbox when todo-api
+    // is SIGKILLed; billing-service comes back, and todo-api 5 s later: its outbox charges them.
+    List<Completions.Outcome> outcomes = underCompletions("todo-api SIGKILLed with charges pending, 5 s down", c -> {
+      system.kill("billing-1");
+      suite.pause(3_000);
       system.kill("todo-api");
+      system.restart("billing-1");
       suite.pause(5_000);
       system.restart("todo-api");
       return c.nowMs();
     });
+    assertTrue(outcomes.stream().anyMatch(o -> o.accepted() && "pending".equals(o.billing())),
+      "some charges were pending when todo-api was killed");
   }
 
   /**
    * Runs completions at {@value #RATE}/s through {@code fault}, until they are charged at once again; then waits
    * (at most 3 minutes) until every completion answered 200 has its charge recorded, and asserts each recorded once.
-   * Every completion must be answered: a 200, or a retryable refusal with its JSON error (never a dropped connection
-   * while todo-api is up).
+   * A completion without an answer (todo-api killed) may or may not be saved; only those answered 200 are counted.
    */
   private List<Completions.Outcome> underCompletions(String name, Fault fault) throws Exception {
     List<Completions.Outcome> outcomes;
