@@ -3,7 +3,6 @@ package com.example.dapr.todo;
 import com.example.dapr.client.DaprInvoke;
 import com.example.dapr.client.DaprTransport;
 import com.example.dapr.client.SidecarException;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.vertx.circuitbreaker.CircuitBreakerState;
@@ -85,8 +84,9 @@ final class ChargeDelivery implements MeterBinder {
 
   /** Whether this process delivered {@code chargeId}, waiting for the attempt under way when there is one. */
   Future<Boolean> chargedHere(String chargeId) {
+    Future<Boolean> inFlight = recent.inFlight(chargeId);
     Future<Boolean> charged = recent.contains(chargeId) ? Future.succeededFuture(true)
-      : recent.inFlight(chargeId) != null ? recent.inFlight(chargeId) : Future.succeededFuture(false);
+      : inFlight != null ? inFlight : Future.succeededFuture(false);
     return charged.map(yes -> {
       if (yes) {
         count(Counted.OUTBOX_ALREADY_CHARGED);
@@ -102,10 +102,6 @@ final class ChargeDelivery implements MeterBinder {
 
   CircuitBreakerState breakerState() {
     return guard.state();
-  }
-
-  String breakerName() {
-    return guard.name();
   }
 
   /** Why the breaker opened, while it is not closed, else null. */
@@ -127,10 +123,8 @@ final class ChargeDelivery implements MeterBinder {
   public void bindTo(MeterRegistry registry) {
     counts.bindTo(registry, "todo_charges", "What became of completions' charges in this process, by outcome");
     TodoMetrics.breaker(registry, guard.name(), guard::state);
-    transitions = (name, state) -> Counter.builder("todo_circuit_breaker_transitions").tag("breaker", name)
-      .tag("state", state).register(registry).increment();
-    failures = (name, cause) -> Counter.builder("todo_circuit_breaker_failures").tag("breaker", name)
-      .tag("cause", cause).register(registry).increment();
+    transitions = (name, state) -> TodoMetrics.transition(registry, name, state);
+    failures = (name, cause) -> TodoMetrics.countedFailure(registry, name, cause);
   }
 
   void close() {

@@ -26,12 +26,22 @@ final class TodoMetrics {
   static void register(MeterRegistry registry, SidecarClient sidecar) {
     breaker(registry, sidecar.stateBreakerName(), sidecar::stateBreakerState);
     breaker(registry, sidecar.invokeBreakerName(), sidecar::invokeBreakerState);
-    sidecar.onTransition((breaker, state) -> Counter.builder("todo_circuit_breaker_transitions")
+    sidecar.onTransition((breaker, state) -> transition(registry, breaker, state));
+    sidecar.onCountedFailure((breaker, cause) -> countedFailure(registry, breaker, cause));
+  }
+
+  /** Counts one transition of {@code breaker} into {@code state}. */
+  static void transition(MeterRegistry registry, String breaker, String state) {
+    Counter.builder("todo_circuit_breaker_transitions")
       .description("Circuit breaker transitions, by breaker and the state entered")
-      .tag("breaker", breaker).tag("state", state).register(registry).increment());
-    sidecar.onCountedFailure((breaker, cause) -> Counter.builder("todo_circuit_breaker_failures")
+      .tag("breaker", breaker).tag("state", state).register(registry).increment();
+  }
+
+  /** Counts one failure {@code breaker} counted towards opening, by its {@code cause}. */
+  static void countedFailure(MeterRegistry registry, String breaker, String cause) {
+    Counter.builder("todo_circuit_breaker_failures")
       .description("Failures a circuit breaker counted towards opening, by breaker and cause")
-      .tag("breaker", breaker).tag("cause", cause).register(registry).increment());
+      .tag("breaker", breaker).tag("cause", cause).register(registry).increment();
   }
 
   static void breaker(MeterRegistry registry, String name, Supplier<CircuitBreakerState> state) {
