@@ -9,7 +9,9 @@ import io.vertx.core.Vertx;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The ledger of charges, one entry per {@code charge_id} under {@code charge-<charge_id>}, in billing-service's own
@@ -28,6 +30,14 @@ final class ChargeLedger {
   private final DaprTransport transport;
   private final DaprState state;
   private final String replica;
+  /**
+   * The attempts of this process whose save's outcome it never learned (the save and the read back both failed, a
+   * sidecar whose answers come after STATE_TIMEOUT_MS for one): when a later delivery finds one of them in the ledger,
+   * that delivery is the one that confirms the charge, and says so, once. Bounded: past it, such a charge is still
+   * recorded once but confirmed as a repeat.
+   */
+  private final Set<String> unconfirmed = ConcurrentHashMap.newKeySet();
+  private static final int MAX_UNCONFIRMED = 10_000;
 
   ChargeLedger(Vertx vertx, BillingConfig.Ledger config, String replica) {
     this.transport = new DaprTransport(vertx, new DaprTransport.Options(config.sidecarHost(), config.sidecarHttpPort(),
@@ -52,10 +62,18 @@ final class ChargeLedger {
         .ifAbsent()))
       .map(saved -> new Recorded(entry, true))
       // Refused (recorded before), or failed midway (the save may or may not have been applied): the ledger tells.
-      // When neither tells, the save's own failure is the answer.
-      .recover(failure -> find(charge.chargeId()).transform(read -> read.succeeded() && read.result() != null
-        ? Future.succeededFuture(new Recorded(read.result(), read.result().attempt().equals(entry.attempt())))
-        : Future.failedFuture(failure)));
+      // When neither tells, the save's own failure is the answer, and the attempt is kept as unconfirmed.
+      .recover(failure -> find(charge.chargeId()).transform(read -> {
+        if (read.succeeded() && read.result() != null) {
+          String recordedBy = read.result().attempt();
+          return Future.succeededFuture(new Recorded(read.result(),
+            recordedBy.equals(entry.attempt()) || unconfirmed.remove(recordedBy)));
+        }
+        if (unconfirmed.size() < MAX_UNCONFIRMED) {
+          unconfirmed.add(entry.attempt());
+        }
+        return Future.failedFuture(failure);
+      }));
   }
 
   /** The entry of {@code chargeId}, or null when the ledger has none. */

@@ -173,6 +173,46 @@ class BillingVerticleTest {
   }
 
   @Test
+  void aChargeSavedWhoseAnswersNeverCameIsConfirmedByItsNextDeliveryOnce() throws Exception {
+    // The save applied, then neither its answer nor the read back within STATE_TIMEOUT_MS: a 503, and todo-api sends
+    // the charge again. That delivery finds this process's own unconfirmed attempt in the ledger: 201, recorded once,
+    // and the one "Charge recorded" line is written then; a third delivery is a repeat.
+    int impatient = replica("billing-d", null, null, 300);
+    List<String> recordedLines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger(ChargeHandlers.class.getName());
+    java.util.logging.Handler lines = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord line) {
+        recordedLines.add(line.getMessage());
+      }
+
+      @Override
+      public void flush() {
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+    log.addHandler(lines);
+    sidecar.mode = FakeLedgerSidecar.Mode.APPLIES_THEN_HANGS;
+    String taskId = UUID.randomUUID().toString();
+    assertEquals(503, post(impatient, charge(taskId)).statusCode());
+    assertEquals(1, sidecar.applied(), "the save was applied");
+    sidecar.mode = FakeLedgerSidecar.Mode.UP;
+    HttpResponse<Buffer> confirmed = post(impatient, charge(taskId));
+    assertEquals(201, confirmed.statusCode(), confirmed.bodyAsString());
+    assertEquals(null, confirmed.bodyAsJsonObject().getValue("duplicate"), confirmed.bodyAsString());
+    HttpResponse<Buffer> again = post(impatient, charge(taskId));
+    assertEquals(200, again.statusCode(), again.bodyAsString());
+    assertEquals(true, again.bodyAsJsonObject().getBoolean("duplicate"), again.bodyAsString());
+    assertEquals(1, sidecar.applied(), "recorded once");
+    log.removeHandler(lines);
+    assertEquals(1, recordedLines.stream().filter(l -> l.startsWith("Charge recorded: " + taskId + ":")).count(),
+      "one Charge recorded line, written by the confirming delivery: " + recordedLines);
+  }
+
+  @Test
   void anUnknownChargeIs404() throws Exception {
     HttpResponse<Buffer> missing = get("nothing:completed:" + COMPLETED_AT);
     assertEquals(404, missing.statusCode());

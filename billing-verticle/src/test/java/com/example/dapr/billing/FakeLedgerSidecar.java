@@ -18,15 +18,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code POST /v1.0/state/billingstore} (first-write without an ETag saves only a key that has no value; otherwise
  * refused as daprd 1.18 refuses it on Redis: 500 {@code ERR_STATE_SAVE} "failed to set key") and
  * {@code GET .../{key}} (204 when there is none). Shared by several replicas, like one Redis. It can be down (500, as
- * when Redis refuses connections), hang (never answer), or apply a save and then lose its answer (500), the case
- * where only reading the ledger back tells what happened. The e2e layer runs the same code against real daprd.
+ * when Redis refuses connections), hang (never answer), apply a save and then lose its answer (500), the case
+ * where only reading the ledger back tells what happened, or apply a save and then answer nothing at all (a sidecar
+ * whose answers come after the app's timeout), when not even the read back tells. The e2e layer runs the same code against real daprd.
  */
 final class FakeLedgerSidecar {
 
   static final String STORE = "billingstore";
   private static final String PATH = "/v1.0/state/" + STORE;
 
-  enum Mode { UP, DOWN, HANGING, LOSES_ANSWERS }
+  enum Mode { UP, DOWN, HANGING, LOSES_ANSWERS, APPLIES_THEN_HANGS }
 
   private final Map<String, JsonObject> store = new ConcurrentHashMap<>();
   private final AtomicInteger applied = new AtomicInteger();
@@ -39,6 +40,12 @@ final class FakeLedgerSidecar {
       apiTokens.add(String.valueOf(request.getHeader("dapr-api-token")));
       Mode now = mode;
       if (now == Mode.HANGING) {
+        return;
+      }
+      if (now == Mode.APPLIES_THEN_HANGS) {
+        if (request.method().name().equals("POST") && request.path().equals(PATH)) {
+          saveSilently(body.toJsonArray());
+        }
         return;
       }
       if (now == Mode.DOWN) {
@@ -58,6 +65,15 @@ final class FakeLedgerSidecar {
       }
     }));
     return server.listen(0, "127.0.0.1").map(this);
+  }
+
+  private synchronized void saveSilently(JsonArray items) {
+    for (Object raw : items) {
+      JsonObject item = (JsonObject) raw;
+      if (store.putIfAbsent(item.getString("key"), item.getJsonObject("value")) == null) {
+        applied.incrementAndGet();
+      }
+    }
   }
 
   private synchronized void save(HttpServerRequest request, JsonArray items, boolean loseAnswer) {
