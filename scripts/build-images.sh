@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the two service images with `docker build` and the Dockerfiles at the top of the repository, tagged with the
+# Builds the three service images with `docker build` and the Dockerfiles at the top of the repository, tagged with the
 # project's version (pom.xml <version>; manifests/base/kustomization.yaml names the same tag, a test checks it):
 #   todo-api:1.0.0              Dockerfile.todo
 #   notification-service:1.0.0  Dockerfile.notification
+#   billing-service:1.0.0       Dockerfile.billing
 # against the local base images of scripts/build-base-images.sh (no registry can be pulled from here), after starting
 # a Docker engine if none answers (scripts/start-docker.sh). Elsewhere, `docker build -f Dockerfile.todo .` uses the
 # public images the Dockerfiles name by default. Prints each image's size and build time. Then, for the container
@@ -58,14 +59,14 @@ build() {
 }
 size_of() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
 
-for app in todo:todo-api notification:notification-service; do
+for app in todo:todo-api notification:notification-service billing:billing-service; do
   file=Dockerfile.${app%%:*}
   tag=${app#*:}:$version
   say "docker build -f $file -t $tag . (BUILD_IMAGE=$BUILD_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE)"
   seconds=$(build "$file" "$tag")
   say "$tag built in $seconds s: $(size_of "$tag")"
 done
-say "both images built in $(( $(date +%s) - started )) s"
+say "the three images built in $(( $(date +%s) - started )) s"
 
 # binary_image NAME DOCKERFILE: local/NAME:1.18.3 from the binary `scripts/setup-daprd.sh NAME` gives now, so the image
 # never lags behind the binary (Docker's cache makes a rebuild instant).

@@ -494,7 +494,7 @@ fi
 # manifests/overlays/local (manifests/ with the local image names).
 if [ "${CLUSTER_DAPR:-1}" = 1 ]; then
   version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' "$ROOT/pom.xml" | head -n 1)
-  app_images=("todo-api:$version" "notification-service:$version" local/redis:7.0 local/k6:2.1.0 local/zipkin:3.5.1)
+  app_images=("todo-api:$version" "notification-service:$version" "billing-service:$version" local/redis:7.0 local/k6:2.1.0 local/zipkin:3.5.1)
   docker save "${app_images[@]}" | in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
   install -d -o 999 -g 999 -m 0700 "$NODE_STATE/volumes/redis-data"
   "$KUBECTL" apply -f - >/dev/null <<YAML

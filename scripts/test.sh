@@ -207,6 +207,17 @@ if layer 4 "k6 load scripts, smoke-sized"; then
   TODO_URL=$SMOKE_TODO RATES=10,20 STEP=2s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/max-rate.json \
     "$K6" run -q load/max-rate.js
   grep -q '"best": 20' "$SMOKE_DIR/max-rate.json" || die "max-rate.js did not find that 20/s holds"
+  # Creates and completions: this system runs billing-service (run.sh), so every completion must be answered 200 and
+  # charged at once, counted from the answers: completions == charges == iterations.
+  TODO_URL=$SMOKE_TODO RATE=20 DURATION=3s P99_MS=$SMOKE_P99_MS SUMMARY_JSON=$SMOKE_DIR/create-complete.json \
+    "$K6" run -q load/create-complete.js
+  read -r iterations completions charges < <(python3 -c 'import json,sys
+m = json.load(open(sys.argv[1]))["metrics"]
+print(*(int(m[n]["values"]["count"]) if n in m else 0 for n in ("iterations", "completions", "charges")))' \
+    "$SMOKE_DIR/create-complete.json")
+  [ "$iterations" -gt 0 ] && [ "$completions" -eq "$iterations" ] && [ "$charges" -eq "$iterations" ] \
+    || die "create-complete.js: $iterations iterations, $completions completions answered 200, $charges charged at once: each completion must be charged at once"
+  say "create-complete.js: $iterations tasks created and completed, each charged at once"
   stop_smoke
   layer_cleanup=""
   # The benchmark's peers (scripts/benchmark.sh peers): todo-api, the seed's FastAPI service and Spring Boot + Dapr SDK

@@ -27,7 +27,15 @@ APPS = {
     "notification-service": {
         "config": "notification-verticle/src/main/java/com/example/dapr/notification/NotificationConfig.java",
         "dockerfile": "Dockerfile.notification", "module": "notification-verticle", "jar": "notification-service.jar"},
+    "billing-service": {
+        "config": "billing-verticle/src/main/java/com/example/dapr/billing/BillingConfig.java",
+        "dockerfile": "Dockerfile.billing", "module": "billing-verticle", "jar": "billing-service.jar",
+        "namespace": "billing"},
 }
+
+
+def namespace_of(app):
+    return APPS.get(app, {}).get("namespace", NAMESPACE)
 
 
 def render(path):
@@ -40,12 +48,14 @@ BASE = render("manifests")
 WITH_LOAD = render("manifests/overlays/with-load")
 
 
-def objects(kind, docs=BASE):
-    return {o["metadata"]["name"]: o for o in docs if o["kind"] == kind}
+def objects(kind, docs=BASE, namespace=NAMESPACE):
+    """The objects of {kind} in {namespace} (and the cluster-wide ones, which have none), by name."""
+    return {o["metadata"]["name"]: o for o in docs
+            if o["kind"] == kind and o["metadata"].get("namespace", namespace) == namespace}
 
 
 def deployment(name):
-    return objects("Deployment")[name]
+    return objects("Deployment", namespace=namespace_of(name))[name]
 
 
 def pod(name):
@@ -186,7 +196,13 @@ def test_every_kind_is_validated():
     assert {"Component", "Configuration", "Resiliency"} <= kinds
     assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "Secret", "Job", "ConfigMap",
             "PersistentVolumeClaim", "NetworkPolicy"} <= kinds
-    assert all(o["metadata"].get("namespace") == NAMESPACE for o in WITH_LOAD if o["kind"] != "Namespace")
+    # Everything in todo-dapr but what manifests/billing/ puts in billing, billing-service's own namespace.
+    billing = {ident(o) for o in render("manifests/billing") if o["kind"] != "Namespace"}
+    for o in WITH_LOAD:
+        if o["kind"] != "Namespace":
+            assert o["metadata"].get("namespace") == ("billing" if ident(o) in billing and o["metadata"].get(
+                "namespace") == "billing" else NAMESPACE), ident(o)
+    assert billing == {ident(o) for o in WITH_LOAD if o["metadata"].get("namespace") == "billing"}
 
 
 # --- the apps: ports, annotations, probes --------------------------------------------------------------------------
@@ -201,7 +217,7 @@ def test_app_port_agrees_everywhere(app):
     annotation = int(pod(app)["metadata"]["annotations"]["dapr.io/app-port"])
     assert (default, exposed, image_env, annotation, c["ports"][0]["containerPort"], int(env_of(c)["APP_PORT"])) \
         == (default,) * 6
-    service = objects("Service")[app]
+    service = objects("Service", namespace=namespace_of(app))[app]
     assert service["spec"]["ports"][0]["port"] == 80
     assert service["spec"]["ports"][0]["targetPort"] in (c["ports"][0]["name"], default)
     assert service["spec"]["selector"].items() <= pod(app)["metadata"]["labels"].items()
@@ -214,7 +230,7 @@ def test_dapr_annotations(app):
     assert annotations["dapr.io/app-id"] == app
     assert annotations["dapr.io/enable-api-logging"] == "true"
     assert annotations["dapr.io/log-as-json"] == "true"
-    assert annotations["dapr.io/config"] in objects("Configuration")
+    assert annotations["dapr.io/config"] in objects("Configuration", namespace=namespace_of(app))
     for key in ("sidecar-cpu-request", "sidecar-cpu-limit", "sidecar-memory-request", "sidecar-memory-limit",
                 "graceful-shutdown-seconds", "app-health-check-path", "app-health-probe-interval",
                 "app-health-threshold"):
@@ -510,6 +526,9 @@ def test_every_resiliency_target_exists_and_is_loaded_by_the_sidecars_it_is_scop
     for resiliency in objects("Resiliency").values():
         scopes = set(resiliency["scopes"])
         targets = resiliency["spec"]["targets"]
+        # An app of another namespace is named as todo-api calls it, <app-id>.<namespace>, and by its app id too.
+        app_ids |= {f"{pod(app)['metadata']['annotations']['dapr.io/app-id']}.{namespace_of(app)}" for app in APPS
+                    if namespace_of(app) != NAMESPACE}
         assert set(targets.get("apps", {})) <= app_ids
         for name, target in targets.get("components", {}).items():
             component = objects("Component").get(name)
@@ -595,12 +614,15 @@ def test_the_prometheus_annotations_name_the_metrics_port_that_serves_the_scrape
 def test_the_sidecar_and_the_app_trace_into_the_zipkin_service_at_one_sampling_rate(app):
     """The Configuration's Zipkin endpoint and the app's OTEL_EXPORTER_ZIPKIN_ENDPOINT are the same URL, on a Service
     of the namespace that selects the Zipkin pods on their port; the app samples new traces as its sidecar does."""
-    tracing = objects("Configuration")[pod(app)["metadata"]["annotations"]["dapr.io/config"]]["spec"]["tracing"]
+    configurations = objects("Configuration", namespace=namespace_of(app))
+    tracing = configurations[pod(app)["metadata"]["annotations"]["dapr.io/config"]]["spec"]["tracing"]
     env = env_of(container(app))
     endpoint = tracing["zipkin"]["endpointAddress"]
     assert env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == endpoint
     assert float(env["OTEL_TRACES_SAMPLER_ARG"]) == float(tracing["samplingRate"]) > 0
-    match = re.fullmatch(r"http://([a-z0-9-]+):(\d+)/api/v2/spans", endpoint)
+    # The Service's short name in todo-dapr, its full name from another namespace (billing).
+    suffix = "" if namespace_of(app) == NAMESPACE else re.escape(f".{NAMESPACE}.svc.cluster.local")
+    match = re.fullmatch(r"http://([a-z0-9-]+)" + suffix + r":(\d+)/api/v2/spans", endpoint)
     assert match, endpoint
     service = objects("Service")[match.group(1)]
     port = next(p for p in service["spec"]["ports"] if p["port"] == int(match.group(2)))
@@ -689,8 +711,10 @@ def test_the_token_script_creates_exactly_those_secrets_without_showing_a_token(
     script = (ROOT / "scripts/k8s-api-tokens.sh").read_text()
     listed = re.search(r"^SECRETS=\(\n(.*?)^\)", script, re.M | re.S)
     assert listed, "no SECRETS=( ... ) list in scripts/k8s-api-tokens.sh"
-    assert set(listed.group(1).split()) == {s for app in APPS for s in token_secrets(app).values()}
-    assert re.search(r"^NAMESPACE=" + NAMESPACE + "$", script, re.M)
+    assert set(listed.group(1).split()) == {f"{namespace_of(app)}/{s}" for app in APPS
+                                            for s in token_secrets(app).values()}
+    for namespace in {namespace_of(app) for app in APPS}:
+        assert f"[{namespace}]=manifests/" in script, f"the token script does not create namespace {namespace}"
     assert f"--from-file={TOKEN_KEY}=" in script
     assert "--from-literal" not in script and "/dev/urandom" in script
 
@@ -702,8 +726,10 @@ def test_the_token_script_creates_exactly_those_secrets_without_showing_a_token(
 DAPRD_PORTS = {3500, 3501, 9090, 50001, 50002}
 ELSEWHERE = "another namespace or outside the cluster"
 MONITORING = "a pod of the namespace monitoring (Prometheus)"
+BILLING = "Deployment/billing-service (namespace billing)"
 NAMESPACE_LABELS = {ELSEWHERE: {"kubernetes.io/metadata.name": "elsewhere"},
-                    MONITORING: {"kubernetes.io/metadata.name": "monitoring"}}
+                    MONITORING: {"kubernetes.io/metadata.name": "monitoring"},
+                    BILLING: {"kubernetes.io/metadata.name": "billing"}}
 # The ports Prometheus scrapes: the apps' METRICS_PORT (prometheus.io/port) and daprd's metrics port.
 METRICS_PORTS = {9464, 9090}
 STRANGER = {"app.kubernetes.io/name": "someone-else"}
@@ -720,10 +746,16 @@ def dapr_internal_grpc_port():
     return int(match.group(1))
 
 
-def pod_labels(docs=WITH_LOAD):
+def pod_labels(docs=WITH_LOAD, namespace=NAMESPACE):
     """{kind/name: the labels of its pods}, every workload of the namespace."""
     return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]["metadata"]["labels"]
-            for o in docs if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")}
+            for o in docs if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+            and o["metadata"].get("namespace") == namespace}
+
+
+def foreign_pod_labels(source):
+    """The labels of a source from another namespace when they are known (billing-service's pods), else None."""
+    return pod("billing-service")["metadata"]["labels"] if source == BILLING else None
 
 
 def selects(selector, labels):
@@ -758,7 +790,9 @@ def peer_admits(peer, source):
     foreign = isinstance(source, str) and source in NAMESPACE_LABELS
     if "namespaceSelector" in peer:
         namespace = NAMESPACE_LABELS[source] if foreign else {"kubernetes.io/metadata.name": NAMESPACE}
-        return selects(peer["namespaceSelector"], namespace) and (foreign or selects(peer.get("podSelector", {}), source))
+        known = foreign_pod_labels(source) if foreign else source
+        return selects(peer["namespaceSelector"], namespace) and (known is None
+                                                                  or selects(peer.get("podSelector", {}), known))
     return not foreign and selects(peer.get("podSelector", {}), source)
 
 
@@ -778,7 +812,8 @@ def port_admits(rule_port, port, spec):
 
 def reaches(source, target, port, docs=WITH_LOAD):
     """Whether a connection from source (pod labels, or ELSEWHERE) to port of the target workload's pods is allowed."""
-    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target)
+    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target
+                    and o["metadata"].get("namespace") == NAMESPACE)
     isolated, rules = ingress_rules(template["metadata"]["labels"], docs)
     if not isolated:
         return True
@@ -789,12 +824,14 @@ def reaches(source, target, port, docs=WITH_LOAD):
 
 def sources(docs=WITH_LOAD):
     """Every kind of caller: each workload's pods, another pod of the namespace, and anything outside it."""
-    return {**pod_labels(docs), "another pod": STRANGER, ELSEWHERE: ELSEWHERE, MONITORING: MONITORING}
+    return {**pod_labels(docs), "another pod": STRANGER, ELSEWHERE: ELSEWHERE, MONITORING: MONITORING,
+            BILLING: BILLING}
 
 
 def open_ports(target, docs=WITH_LOAD):
     """{port: the callers that reach it} over the target's container ports, daprd's and every port a policy names."""
-    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target)
+    template = next(o["spec"]["template"] for o in docs if f"{o['kind']}/{o['metadata']['name']}" == target
+                    and o["metadata"].get("namespace") == NAMESPACE)
     ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])} | DAPRD_PORTS
     for policy in objects("NetworkPolicy", docs).values():
         for rule in policy["spec"].get("ingress") or []:
@@ -816,14 +853,22 @@ def test_every_pod_of_the_namespace_is_denied_ingress_by_default():
         assert ingress_rules(labels)[0], f"{name} is not isolated"
 
 
+BILLING_PEER = {"namespaceSelector": {"matchLabels": NAMESPACE_LABELS[BILLING]},
+                "podSelector": {"matchLabels": {"app": "billing-service"}}}
+
+
 def test_every_policy_selects_pods_of_the_namespace():
     """A policy whose selector matches no pod (a misspelt label) protects nothing and opens nothing."""
     for name, policy in objects("NetworkPolicy", WITH_LOAD).items():
         assert any(selects(policy["spec"]["podSelector"], labels) for labels in pod_labels().values()), name
         for rule in policy["spec"].get("ingress") or []:
             for peer in rule.get("from") or []:
+                if peer == BILLING_PEER:
+                    # billing-service's pods, to Redis (its ledger) and Zipkin (its spans) alone.
+                    assert name in ("redis", "zipkin"), name
+                    continue
                 if "namespaceSelector" in peer:
-                    # The one peer from elsewhere: Prometheus's namespace, on the metrics ports alone.
+                    # The other peer from elsewhere: Prometheus's namespace, on the metrics ports alone.
                     assert peer == {"namespaceSelector": {"matchLabels": NAMESPACE_LABELS[MONITORING]}}, name
                     assert {p["port"] for p in rule["ports"]} <= METRICS_PORTS, name
                     continue
@@ -851,9 +896,10 @@ def test_notification_service_is_reached_only_on_the_internal_grpc_port_by_todo_
                                                               **{port: {MONITORING} for port in METRICS_PORTS}}
 
 
-def test_redis_is_reached_only_by_the_two_apps():
+def test_redis_is_reached_only_by_the_apps():
     port = container("redis")["ports"][0]["containerPort"]
-    assert open_ports("Deployment/redis") == {port: {"Deployment/todo-api", "Deployment/notification-service"}}
+    assert open_ports("Deployment/redis") == {port: {"Deployment/todo-api", "Deployment/notification-service",
+                                                     BILLING}}
 
 
 def test_todo_api_is_reached_only_on_its_public_port_by_anyone_and_scraped_by_prometheus():
@@ -861,9 +907,26 @@ def test_todo_api_is_reached_only_on_its_public_port_by_anyone_and_scraped_by_pr
     assert open_ports("Deployment/todo-api") == {port: set(sources()), **{p: {MONITORING} for p in METRICS_PORTS}}
 
 
-def test_zipkin_is_reached_only_by_the_two_apps_pods():
+def test_zipkin_is_reached_only_by_the_apps_pods():
     port = container("zipkin")["ports"][0]["containerPort"]
-    assert open_ports("Deployment/zipkin") == {port: {"Deployment/todo-api", "Deployment/notification-service"}}
+    assert open_ports("Deployment/zipkin") == {port: {"Deployment/todo-api", "Deployment/notification-service",
+                                                      BILLING}}
+
+
+def test_billing_service_is_reached_only_on_the_internal_grpc_port_by_todo_api_and_scraped_by_prometheus():
+    """The namespace billing denies every ingress but daprd's internal gRPC port of billing-service's pods from
+    todo-api's pods in todo-dapr (service invocation across the namespace), and the metrics ports from monitoring."""
+    policies = objects("NetworkPolicy", WITH_LOAD, namespace="billing")
+    assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    labels = pod("billing-service")["metadata"]["labels"]
+    rules = [rule for policy in policies.values() if selects(policy["spec"]["podSelector"], labels)
+             for rule in policy["spec"].get("ingress") or []]
+    todo_api = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+                "podSelector": {"matchLabels": {"app": pod("todo-api")["metadata"]["labels"]["app"]}}}
+    found = sorted((repr(rule["from"]), sorted(p["port"] for p in rule["ports"])) for rule in rules)
+    assert found == sorted([
+        (repr([todo_api]), [dapr_internal_grpc_port()]),
+        (repr([{"namespaceSelector": {"matchLabels": NAMESPACE_LABELS[MONITORING]}}]), sorted(METRICS_PORTS))])
 
 
 def test_the_k6_job_reaches_todo_api_through_its_service():
@@ -1024,14 +1087,14 @@ def test_every_image_has_a_version_tag_never_latest(docs):
 
 def test_the_app_images_are_tagged_with_the_projects_version_as_build_images_tags_them():
     version = project_version()
-    assert {f"todo-api:{version}", f"notification-service:{version}"} <= images(BASE)
+    assert {f"todo-api:{version}", f"notification-service:{version}", f"billing-service:{version}"} <= images(BASE)
     assert "tag=${app#*:}:$version" in (ROOT / "scripts/build-images.sh").read_text()
 
 
 def test_the_local_overlays_name_exactly_the_images_built_and_loaded_here():
     version = project_version()
-    assert images(LOCAL) == {f"todo-api:{version}", f"notification-service:{version}", "local/redis:7.0",
-                             "local/zipkin:3.5.1"}
+    assert images(LOCAL) == {f"todo-api:{version}", f"notification-service:{version}", f"billing-service:{version}",
+                             "local/redis:7.0", "local/zipkin:3.5.1"}
     assert images(LOCAL_WITH_LOAD) == images(LOCAL) | {"local/k6:2.1.0"}
     built = (ROOT / "scripts/build-images.sh").read_text()
     assert "-t local/redis:7.0" in built and "binary_image k6 2.1.0" in built and "-t local/zipkin:3.5.1" in built

@@ -42,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The images as shipped: todo-api and two notification-service containers, each beside a daprd container, on a Docker
+ * The images as shipped: todo-api, two notification-service containers and billing-service (its sidecar in namespace
+ * billing, as todo-api's BILLING_APP_ID billing-service.billing names it), each beside a daprd container, on a Docker
  * network of their own, with the embedded run's Dapr resources (dapr/components and dapr/state-memory: the in-memory
  * state store with the transactional outbox, the outbox's Redis Streams pub/subs, notification-service's delivery
  * record in Redis), a Redis container (network alias {@code redis}) and the SQLite name resolver on a shared folder.
@@ -56,6 +57,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * call without a token, and an invocation from another app id (an {@code intruder} sidecar with its own certificate),
  * are refused and deliver nothing.
  * Needs the images of scripts/build-images.sh ({@code todo-api:<version>}, {@code notification-service:<version>},
+ * {@code billing-service:<version>},
  * {@code local/redis}) and daprd and Sentry 1.18.3 binaries (scripts/setup-daprd.sh, {@code scripts/setup-daprd.sh
  * sentry}): the test builds {@code local/daprd:1.18.3} (docker/daprd.Dockerfile), {@code local/sentry:1.18.3}
  * (docker/sentry.Dockerfile) and {@code local/redis} (docker/redis.Dockerfile) when they are not there yet. Without a
@@ -77,6 +79,8 @@ class SystemContainerIT {
   private static final String TODO_APP_TOKEN = newToken();
   private static final String NOTIFICATION_DAPR_TOKEN = newToken();
   private static final String NOTIFICATION_APP_TOKEN = newToken();
+  private static final String BILLING_DAPR_TOKEN = newToken();
+  private static final String BILLING_APP_TOKEN = newToken();
   /** Every wait of the outage test is bounded by this. */
   private static final Duration DELIVERY_BOUND = Duration.ofSeconds(90);
   private static final List<GenericContainer<?>> CONTAINERS = new ArrayList<>();
@@ -85,6 +89,7 @@ class SystemContainerIT {
   private static GenericContainer<?> todoApi;
   private static GenericContainer<?> todoApiSidecar;
   private static final List<GenericContainer<?>> REPLICAS = new ArrayList<>();
+  private static GenericContainer<?> billing;
 
   private static boolean dockerAvailable;
   private static Path nameResolution;
@@ -149,7 +154,25 @@ class SystemContainerIT {
       REPLICAS.add(replica);
       sidecar("notification-" + k, "notification-service", 8001, NOTIFICATION_DAPR_TOKEN, NOTIFICATION_APP_TOKEN);
     }
+    // billing-service as scripts/run.sh runs it: its sidecar in namespace billing, with its ledger (dapr/billing) as
+    // its only component and its access control (only todo-api of the namespace default may call it).
+    billing = app("billing-service:" + IMAGE_TAG, "billing", 8002)
+      .withEnv("REPLICA_ID", "billing-1")
+      .withEnv("DAPR_SIDECAR_IP", "billing-dapr")
+      .withEnv("DAPR_HTTP_PORT", "3500")
+      .withEnv("DAPR_API_TOKEN", BILLING_DAPR_TOKEN)
+      .withEnv("APP_API_TOKEN", BILLING_APP_TOKEN);
+    CONTAINERS.add(daprd("billing-dapr", "billing-service", List.of("--app-port", "8002",
+        "--app-channel-address", "billing", "--resources-path", "/dapr/billing",
+        "--config", "/dapr/security/billing-service.yaml"))
+      .withEnv("NAMESPACE", "billing")
+      .withEnv("REDIS_HOST", "redis:6379")
+      .withEnv("DAPR_API_TOKEN", BILLING_DAPR_TOKEN)
+      .withEnv("APP_API_TOKEN", BILLING_APP_TOKEN)
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/billing")), "/dapr/billing")
+      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/security")), "/dapr/security"));
     todoApi = app("todo-api:" + IMAGE_TAG, "todo-api", 8000)
+      .withEnv("BILLING_APP_ID", "billing-service.billing")
       .withEnv("DAPR_SIDECAR_IP", "todo-api-dapr")
       .withEnv("DAPR_HTTP_PORT", "3500")
       .withEnv("DAPR_API_TOKEN", TODO_DAPR_TOKEN)
@@ -635,6 +658,35 @@ class SystemContainerIT {
     assertEquals(0, counts[0] + counts[1], "the intruder's notification was delivered");
   }
 
+  /**
+   * The lesson's exercise: a completed task is charged at the billing-service container, across the namespace
+   * ({@code billing-service.billing}, its sidecar in namespace billing) under mTLS and its access control; its ledger
+   * (GET /charges/{charge_id} on the app, with the app token) holds the charge once.
+   */
+  @Test
+  void aCompletedTaskIsChargedOnceAtTheBillingServiceContainerAcrossTheNamespace() throws Exception {
+    HttpResponse<String> created = send(HttpRequest.newBuilder(url(todoApi, 8000, "/tasks"))
+      .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
+      .POST(HttpRequest.BodyPublishers.ofString("{\"title\":\"Charged in a container\"}")).build());
+    assertEquals(201, created.statusCode(), created.body());
+    String id = new JsonObject(created.body()).getString("id");
+    HttpResponse<String> completed = send(HttpRequest.newBuilder(url(todoApi, 8000, "/tasks/" + id))
+      .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
+      .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"status\":\"completed\"}")).build());
+    assertEquals(200, completed.statusCode(), completed.body());
+    JsonObject charge = new JsonObject(completed.body()).getJsonObject("billing");
+    assertEquals("charged", charge.getString("status"), charge::encode);
+    String chargeId = charge.getString("charge_id");
+
+    HttpResponse<String> ledger = send(HttpRequest.newBuilder(url(billing, 8002,
+        "/charges/" + java.net.URLEncoder.encode(chargeId, StandardCharsets.UTF_8)))
+      .header(TOKEN_HEADER, BILLING_APP_TOKEN).timeout(Duration.ofSeconds(30)).build());
+    assertEquals(200, ledger.statusCode(), ledger.body());
+    assertEquals(id, new JsonObject(ledger.body()).getString("task_id"), ledger.body());
+    assertEquals(1, billing.getLogs().lines().filter(l -> l.contains("Charge recorded: " + chargeId + " ")).count(),
+      "billing-service's Charge recorded lines for " + chargeId);
+  }
+
   @Test
   void everyContainerRunsAsANonRootUser() throws Exception {
     for (GenericContainer<?> container : CONTAINERS) {
@@ -642,7 +694,7 @@ class SystemContainerIT {
       assertTrue(user != null && !user.isBlank() && !user.startsWith("0") && !user.startsWith("root"),
         container.getDockerImageName() + " runs as '" + user + "'");
     }
-    for (GenericContainer<?> app : List.of(todoApi, REPLICAS.get(0))) {
+    for (GenericContainer<?> app : List.of(todoApi, REPLICAS.get(0), billing)) {
       String uid = app.execInContainer("id", "-u").getStdout().strip();
       assertNotEquals("0", uid, app.getDockerImageName().toString());
       assertEquals("10001", uid);

@@ -45,7 +45,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * checks and what the cluster adds: pods 2/2 Running with an injected daprd, a task stored in the cluster's Redis and
  * announced by a replica, in-cluster mTLS with the SPIFFE ids of the cluster's Sentry, a third app denied, the k6 Job's
  * split over the replicas, and {@code kubectl delete pod} and {@code kubectl rollout restart} under load losing
- * nothing. Traffic goes to 127.0.0.1 (a port-forward) and to addresses on the cluster's own bridge (10.244.0.0/24, and
+ * nothing; then billing-service in its namespace {@code billing}: a completion charged once across it, a caller from a
+ * third namespace denied, and its rollout under completions losing no charge and charging none twice. Traffic goes to 127.0.0.1 (a port-forward) and to addresses on the cluster's own bridge (10.244.0.0/24, and
  * Service addresses that kube-proxy sends there); nothing leaves the machine. Results in target/cluster/report.txt.
  * Run with {@code mvn -Pcluster verify -pl e2e-tests -am} (scripts/test.sh's layer 6); needs root.
  */
@@ -59,6 +60,10 @@ class ClusterK8s {
   private static final int NOTIFICATION_REPLICAS = 3;
   private static final int TODO_REPLICAS = 2;
   private static final Pattern RECEIVED = Pattern.compile("Notification received: (.*) \\(task_id=");
+  /** billing-service's namespace (manifests/billing/), and the rate of completions while it is restarted. */
+  private static final String BILLING = "billing";
+  private static final int BILLING_REPLICAS = 2;
+  private static final int COMPLETIONS_PER_SECOND = 10;
 
   private static Kube kube;
   private static Http http;
@@ -76,6 +81,7 @@ class ClusterK8s {
     for (String deployment : List.of("redis", "zipkin", "notification-service", "todo-api")) {
       kube.ns("rollout", "status", "deployment/" + deployment, "--timeout=300s");
     }
+    kube.kubectl("-n", BILLING, "rollout", "status", "deployment/billing-service", "--timeout=300s");
     report("kubectl apply -k manifests/overlays/local: every Deployment rolled out %d s after apply",
       seconds(applied));
     http = new Http();
@@ -88,6 +94,7 @@ class ClusterK8s {
     }
     if (kube != null) {
       report("%s", kube.ns("get", "pods", "-o", "wide"));
+      report("%s", kube.kubectl("-n", BILLING, "get", "pods", "-o", "wide"));
       kube.close();
     }
   }
@@ -297,36 +304,7 @@ class ClusterK8s {
   @Test
   @Order(6)
   void aThirdAppGets403FromTheAccessControlPolicyAndNothingIsDelivered() throws Exception {
-    String pod = """
-      apiVersion: v1
-      kind: Pod
-      metadata:
-        name: intruder
-        namespace: todo-dapr
-        labels: {app: intruder}
-        annotations:
-          dapr.io/enabled: "true"
-          dapr.io/app-id: intruder
-          dapr.io/sidecar-seccomp-profile-type: RuntimeDefault
-      spec:
-        terminationGracePeriodSeconds: 5
-        securityContext:
-          runAsNonRoot: true
-          runAsUser: 12345
-          runAsGroup: 12345
-          seccompProfile: {type: RuntimeDefault}
-        containers:
-          - name: intruder
-            image: local/k6:2.1.0
-            command: ["sleep", "600"]
-            env: [{name: HOME, value: /tmp}]
-            securityContext:
-              allowPrivilegeEscalation: false
-              readOnlyRootFilesystem: true
-              capabilities: {drop: ["ALL"]}
-            volumeMounts: [{name: tmp, mountPath: /tmp}]
-        volumes: [{name: tmp, emptyDir: {}}]
-      """;
+    String pod = intruderPod(Kube.NAMESPACE, "intruder");
     kube.kubectlWithInput(pod, "apply", "-f", "-");
     try {
       kube.ns("wait", "--for=condition=Ready", "pod/intruder", "--timeout=180s");
@@ -521,6 +499,251 @@ class ClusterK8s {
       failures.getOrDefault(503, 0L) + failures.getOrDefault(504, 0L), "any refusal is a 503 or a 504: " + failures);
     assertTrue(outcomes.stream().filter(o -> !o.accepted()).allMatch(o -> String.valueOf(o.error()).contains("\"error\":")),
       "every refusal carries its JSON error code");
+  }
+
+  @Test
+  @Order(9)
+  void billingServiceRuns2of2InItsNamespaceAndACompletionIsChargedOnceAcrossItOverMutualTls() throws Exception {
+    String table = kube.kubectl("-n", BILLING, "get", "pods");
+    report("kubectl -n billing get pods:%n%s", table);
+    List<JsonObject> pods = kube.pods(BILLING, "billing-service");
+    assertEquals(BILLING_REPLICAS, pods.size(), "billing-service pods");
+    for (JsonObject pod : pods) {
+      String name = Kube.name(pod);
+      assertEquals(List.of("billing-service", "daprd"), Kube.containerNames(pod), name);
+      assertTrue(table.lines().anyMatch(l -> l.startsWith(name + " ") && l.matches(".*\\s2/2\\s+Running\\s.*")),
+        name + " is not shown 2/2 Running by kubectl get pods");
+    }
+
+    int port = kube.portForward("todo-api", 80);
+    String id = http.postJson(port, "/tasks", new JsonObject().put("title", "Charged in the cluster"))
+      .bodyAsJsonObject().getString("id");
+    HttpResponse<Buffer> completed = http.request(HttpMethod.PATCH, port, "/tasks/" + id)
+      .sendJsonObject(new JsonObject().put("status", "completed")).await(30, TimeUnit.SECONDS);
+    assertEquals(200, completed.statusCode(), completed.bodyAsString());
+    JsonObject billing = completed.bodyAsJsonObject().getJsonObject("billing");
+    assertEquals("charged", billing.getString("status"), completed.bodyAsString());
+    String chargeId = billing.getString("charge_id");
+    assertEquals(id + ":completed:" + completed.bodyAsJsonObject().getString("completed_at"), chargeId);
+
+    // At the receiving end: one billing-service pod logged it, once, and the ledger in Redis holds it.
+    Map<String, Long> logged = new TreeMap<>();
+    for (JsonObject pod : pods) {
+      logged.put(Kube.name(pod), kube.kubectl("-n", BILLING, "logs", Kube.name(pod), "-c", "billing-service").lines()
+        .filter(l -> l.contains("Charge recorded: " + chargeId + " ")).count());
+    }
+    assertEquals(1L, logged.values().stream().mapToLong(Long::longValue).sum(), "Charge recorded lines: " + logged);
+    String entry = redis("HGET", "billing-service||charge-" + chargeId, "data");
+    assertEquals(id, new JsonObject(entry).getString("task_id"), "the ledger's entry: " + entry);
+
+    // The callee's identity, as todo-api's sidecar checks it when it dials billing-service.billing.
+    Path bundle = WORK.resolve("dapr-trust-bundle.crt");
+    Files.writeString(bundle, kube.kubectl("-n", "dapr-system", "get", "configmap", "dapr-trust-bundle",
+      "-o", "jsonpath={.data.ca\\.crt}"));
+    List<String> seen = new ArrayList<>();
+    for (JsonObject pod : pods) {
+      Wire.TlsProbe probe = Wire.tls(pod.getJsonObject("status").getString("podIP"), 50002, bundle);
+      assertEquals(List.of("spiffe://public/ns/billing/billing-service"), probe.uris(), Kube.name(pod));
+      assertNotNull(probe.refusal(), Kube.name(pod) + "'s daprd went on with a client that has no certificate");
+      seen.add(Kube.name(pod) + " " + probe.uris().get(0));
+    }
+    report("a completion through todo-api (namespace todo-dapr) charged at billing-service.billing: %s, logged by %s, "
+      + "in the ledger as billing-service||charge-%s; billing's sidecars present %s", chargeId, logged, chargeId, seen);
+  }
+
+  @Test
+  @Order(10)
+  void aCallerFromAThirdNamespaceIsDeniedByBillingServicesAccessControlAndNothingIsCharged() throws Exception {
+    // Even with todo-api's own app id: the access control names the namespace too (its SPIFFE id). This cluster's
+    // bridge CNI does not enforce NetworkPolicy, so the call reaches billing-service's sidecar, which refuses it.
+    String namespace = "intruders";
+    String manifest = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + namespace + "\n---\n"
+      + intruderPod(namespace, "todo-api");
+    kube.kubectlWithInput(manifest, "apply", "-f", "-");
+    try {
+      kube.kubectl("-n", namespace, "wait", "--for=condition=Ready", "pod/intruder", "--timeout=180s");
+      String chargeId = "intruder-" + UUID.randomUUID() + ":completed:2030-01-01T00:00:00Z";
+      String script = """
+        import http from 'k6/http';
+        export const options = { iterations: 1, vus: 1 };
+        export default function () {
+          const charge = http.post('http://127.0.0.1:3500/v1.0/invoke/billing-service.billing/method/charges',
+            JSON.stringify({ charge_id: '%s', task_id: 'intruder', title: 'free money',
+              completed_at: '2030-01-01T00:00:00Z' }), { headers: { 'Content-Type': 'application/json' } });
+          console.log(`CHARGE ${charge.status} ${charge.body}`);
+        }
+        """.formatted(chargeId);
+      Kube.Result result = kube.kubectlResult(script, "-n", namespace, "exec", "-i", "intruder", "-c", "intruder",
+        "--", "k6", "run", "-q", "--no-usage-report", "-");
+      String out = result.stdout() + result.stderr();
+      Matcher charge = Pattern.compile("CHARGE (\\d+) (\\{.*\\})").matcher(out.replace("\\\"", "\""));
+      assertTrue(charge.find(), "the intruder's call: " + out);
+      assertEquals("403", charge.group(1), out);
+      JsonObject error = new JsonObject(charge.group(2));
+      assertEquals("ERR_DIRECT_INVOKE", error.getString("errorCode"));
+      assertTrue(error.getString("message").contains("PermissionDenied"), error.getString("message"));
+      assertTrue(error.getString("message").contains("spiffe://public/ns/" + namespace + "/todo-api"),
+        error.getString("message"));
+      assertEquals("0", redis("EXISTS", "billing-service||charge-" + chargeId), "the intruder's charge in the ledger");
+      for (JsonObject pod : kube.pods(BILLING, "billing-service")) {
+        assertFalse(kube.kubectl("-n", BILLING, "logs", Kube.name(pod), "-c", "billing-service").contains(chargeId),
+          Kube.name(pod) + " saw the intruder's charge");
+      }
+      report("a caller from a third namespace (%s, app id todo-api, its own certificate from the cluster's Sentry): "
+        + "403 %s: %s; nothing in the ledger", namespace, error.getString("errorCode"), error.getString("message"));
+    } finally {
+      kube.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false");
+    }
+  }
+
+  @Test
+  @Order(11)
+  void restartingBillingServiceUnderCompletionsLosesNoChargeAndChargesNoneTwice() throws Exception {
+    String todoApi = kube.clusterIp("todo-api");
+    Path logs = WORK.resolve("charges");
+    if (Files.exists(logs)) {
+      try (var files = Files.list(logs)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+    kube.followNewPods(BILLING, "billing-service", "billing-service", logs, "billing");
+    ScheduledExecutorService follower = Executors.newSingleThreadScheduledExecutor();
+    follower.scheduleWithFixedDelay(() -> {
+      try {
+        kube.followNewPods(BILLING, "billing-service", "billing-service", logs, "billing");
+      } catch (Exception e) {
+        System.out.println("following billing-service's logs: " + e);
+      }
+    }, 1, 1, TimeUnit.SECONDS);
+    List<Completions.Outcome> outcomes;
+    String step;
+    try (Completions completions = new Completions(http, todoApi, 80, COMPLETIONS_PER_SECOND, 900)) {
+      waitUntil("completions charged at once", 60_000, () -> completions.lastCharged(0, COMPLETIONS_PER_SECOND));
+      long t = completions.nowMs();
+      kube.kubectl("-n", BILLING, "rollout", "restart", "deployment/billing-service");
+      kube.kubectl("-n", BILLING, "rollout", "status", "deployment/billing-service", "--timeout=300s");
+      step = String.format("kubectl -n billing rollout restart deployment/billing-service: rolled out in %.1f s",
+        (completions.nowMs() - t) / 1000.0);
+      waitUntil("the replaced billing-service pods gone", 120_000, () -> kube.json("-n", BILLING, "get", "pods")
+        .getJsonArray("items").stream().map(JsonObject.class::cast)
+        .noneMatch(p -> p.getJsonObject("metadata").getString("deletionTimestamp") != null));
+      long after = completions.nowMs();
+      waitUntil("completions charged at once again", 120_000,
+        () -> completions.lastCharged(after, COMPLETIONS_PER_SECOND));
+      completions.stop();
+      waitUntil("every completion answered", 60_000, completions::settled);
+      outcomes = completions.outcomes();
+    } finally {
+      follower.shutdownNow();
+    }
+    kube.followNewPods(BILLING, "billing-service", "billing-service", logs, "billing");
+
+    List<String> charges = outcomes.stream().filter(Completions.Outcome::accepted).map(Completions.Outcome::chargeId)
+      .toList();
+    Map<String, Integer> counts = Map.of();
+    Set<String> ledgerOnly = Set.of();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    while (System.nanoTime() < deadline) {
+      kube.awaitFollowersOfGonePods(BILLING, "billing-service", 5_000);
+      counts = chargesRecorded(logs);
+      Map<String, Integer> logged = counts;
+      // A pod stopped between its sidecar's save and its log line leaves the charge in the ledger only.
+      ledgerOnly = inLedger(charges.stream().filter(c -> !logged.containsKey(c)).toList());
+      if (charges.stream().filter(c -> !logged.containsKey(c)).allMatch(ledgerOnly::contains)) {
+        break;
+      }
+      Thread.sleep(1_000);
+    }
+    Map<String, Integer> finalCounts = counts;
+    Set<String> charged = ledgerOnly;
+    List<String> lost = charges.stream().filter(c -> !finalCounts.containsKey(c) && !charged.contains(c)).toList();
+    List<String> twice = charges.stream().filter(c -> finalCounts.getOrDefault(c, 0) > 1).toList();
+    Map<String, Long> answers = outcomes.stream().collect(Collectors.groupingBy(o -> o.status() + " " + o.billing()
+      + (o.error() == null || o.accepted() && "charged".equals(o.billing()) ? "" : " " + o.error()
+        .substring(0, Math.min(80, o.error().length()))), TreeMap::new, Collectors.counting()));
+    report("completions at %d/s to the todo-api Service (%s), %s: %d completions (by answer and billing: %s); %d of "
+        + "%d charges recorded at billing-service (%d of them seen only in the ledger), %d twice, %d lost",
+      COMPLETIONS_PER_SECOND, todoApi, step, outcomes.size(), answers, charges.size() - lost.size(), charges.size(),
+      ledgerOnly.size(), twice.size(), lost.size());
+    assertTrue(charges.size() >= COMPLETIONS_PER_SECOND * 10, "completions answered 200: " + charges.size());
+    assertEquals(List.of(), lost.stream().limit(10).toList(), "every completion answered 200 is charged");
+    assertEquals(List.of(), twice.stream().limit(10).toList(), "no completion is charged twice");
+  }
+
+  /**
+   * A pod of {@code namespace} with an injected daprd of app id {@code appId} (a certificate from the cluster's Sentry)
+   * and k6 in its container, to call that daprd from inside the pod: the restricted Pod Security Standard's settings.
+   */
+  private static String intruderPod(String namespace, String appId) {
+    return """
+      apiVersion: v1
+      kind: Pod
+      metadata:
+        name: intruder
+        namespace: %1$s
+        labels: {app: %2$s}
+        annotations:
+          dapr.io/enabled: "true"
+          dapr.io/app-id: %2$s
+          dapr.io/sidecar-seccomp-profile-type: RuntimeDefault
+      spec:
+        terminationGracePeriodSeconds: 5
+        securityContext:
+          runAsNonRoot: true
+          runAsUser: 12345
+          runAsGroup: 12345
+          seccompProfile: {type: RuntimeDefault}
+        containers:
+          - name: intruder
+            image: local/k6:2.1.0
+            command: ["sleep", "600"]
+            env: [{name: HOME, value: /tmp}]
+            securityContext:
+              allowPrivilegeEscalation: false
+              readOnlyRootFilesystem: true
+              capabilities: {drop: ["ALL"]}
+            volumeMounts: [{name: tmp, mountPath: /tmp}]
+        volumes: [{name: tmp, emptyDir: {}}]
+      """.formatted(namespace, appId);
+  }
+
+  /** {charge_id: how many "Charge recorded" lines} in the followed billing-service logs of {@code dir}. */
+  private static Map<String, Integer> chargesRecorded(Path dir) throws Exception {
+    Pattern recorded = Pattern.compile("Charge recorded: (\\S+) \\(task_id=");
+    Map<String, Integer> counts = new HashMap<>();
+    try (var files = Files.list(dir)) {
+      for (Path log : files.filter(f -> f.getFileName().toString().endsWith(".log")).toList()) {
+        for (String line : Files.readAllLines(log)) {
+          Matcher m = recorded.matcher(line);
+          if (m.find()) {
+            counts.merge(m.group(1), 1, Integer::sum);
+          }
+        }
+      }
+    }
+    return counts;
+  }
+
+  /** Of {@code chargeIds}, those billing-service's ledger holds in the cluster's Redis. */
+  private static Set<String> inLedger(List<String> chargeIds) throws Exception {
+    if (chargeIds.isEmpty()) {
+      return Set.of();
+    }
+    StringBuilder commands = new StringBuilder();
+    for (String id : chargeIds) {
+      commands.append("EXISTS \"billing-service||charge-").append(id).append("\"\n");
+    }
+    List<String> answers = kube.kubectlWithInput(commands.toString(), "-n", Kube.NAMESPACE, "exec", "-i",
+      "deploy/redis", "--", "sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec redis-cli").lines().toList();
+    Set<String> found = new HashSet<>();
+    for (int i = 0; i < chargeIds.size() && i < answers.size(); i++) {
+      if (answers.get(i).trim().equals("1")) {
+        found.add(chargeIds.get(i));
+      }
+    }
+    return found;
   }
 
   /**

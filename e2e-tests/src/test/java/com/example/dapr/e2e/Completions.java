@@ -31,6 +31,7 @@ final class Completions implements AutoCloseable {
   }
 
   private final Http http;
+  private final String host;
   private final int port;
   private final long startNanos = System.nanoTime();
   private final long timerId;
@@ -40,7 +41,13 @@ final class Completions implements AutoCloseable {
   private volatile boolean stopped;
 
   Completions(Http http, int port, int perSecond, int maxSeconds) {
+    this(http, "127.0.0.1", port, perSecond, maxSeconds);
+  }
+
+  /** To todo-api at {@code host}:{@code port} (the cluster's todo-api Service, for one). */
+  Completions(Http http, String host, int port, int perSecond, int maxSeconds) {
     this.http = http;
+    this.host = host;
     this.port = port;
     this.limit = perSecond * maxSeconds;
     this.timerId = http.vertx().setPeriodic(Math.max(1, 1000 / perSecond), id -> {
@@ -59,10 +66,10 @@ final class Completions implements AutoCloseable {
 
   private void complete() {
     long started = nowMs();
-    http.postAsync(port, "/tasks", new JsonObject().put("title", "completion " + started))
+    http.postAsync(host, port, "/tasks", new JsonObject().put("title", "completion " + started))
       .compose(created -> created.statusCode() != 201 ? Future.failedFuture("create answered "
         + created.statusCode() + ": " + created.bodyAsString())
-        : http.request(HttpMethod.PATCH, port, "/tasks/" + created.bodyAsJsonObject().getString("id"))
+        : http.request(HttpMethod.PATCH, host, port, "/tasks/" + created.bodyAsJsonObject().getString("id"))
           .sendJsonObject(new JsonObject().put("status", "completed")))
       .onComplete(ar -> record(started, ar.succeeded() ? ar.result() : null, ar.cause()));
   }

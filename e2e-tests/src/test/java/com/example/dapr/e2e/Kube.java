@@ -150,7 +150,12 @@ final class Kube implements AutoCloseable {
 
   /** The pods of {@code todo-dapr} with label {@code app=<app>}, not being deleted. */
   List<JsonObject> pods(String app) throws Exception {
-    JsonArray items = json("-n", NAMESPACE, "get", "pods", "-l", "app=" + app).getJsonArray("items");
+    return pods(NAMESPACE, app);
+  }
+
+  /** The pods of {@code namespace} with label {@code app=<app>}, not being deleted. */
+  List<JsonObject> pods(String namespace, String app) throws Exception {
+    JsonArray items = json("-n", namespace, "get", "pods", "-l", "app=" + app).getJsonArray("items");
     List<JsonObject> pods = new ArrayList<>();
     for (int i = 0; i < items.size(); i++) {
       JsonObject pod = items.getJsonObject(i);
@@ -226,8 +231,14 @@ final class Kube implements AutoCloseable {
    * seen): a replica's log outlives its pod. {@link #followNewPods} must be called to pick up new pods.
    */
   synchronized void followNewPods(String app, String container, Path dir, String prefix) throws Exception {
+    followNewPods(NAMESPACE, app, container, dir, prefix);
+  }
+
+  /** {@link #followNewPods(String, String, Path, String)} for the pods of {@code namespace}. */
+  synchronized void followNewPods(String namespace, String app, String container, Path dir, String prefix)
+    throws Exception {
     Files.createDirectories(dir);
-    for (JsonObject pod : pods(app)) {
+    for (JsonObject pod : pods(namespace, app)) {
       String name = name(pod);
       Process following = followers.get(name);
       if (following != null && following.isAlive() || !running(pod, container)) {
@@ -237,7 +248,7 @@ final class Kube implements AutoCloseable {
       // starts again on the same file, truncated: `kubectl logs -f` writes the whole log from its first line.
       Path file = following != null ? files.get(name) : dir.resolve(prefix + "-" + (followers.size() + 1) + ".log");
       files.put(name, file);
-      ProcessBuilder builder = new ProcessBuilder(kubectl, "-n", NAMESPACE, "logs", "-f", name, "-c", container)
+      ProcessBuilder builder = new ProcessBuilder(kubectl, "-n", namespace, "logs", "-f", name, "-c", container)
         .redirectOutput(file.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
       builder.environment().putAll(env());
@@ -261,13 +272,20 @@ final class Kube implements AutoCloseable {
 
   /** Waits until no log follower runs for a pod that is gone: every line a deleted pod wrote has been read. */
   void awaitFollowersOfGonePods(long timeoutMs) throws Exception {
+    awaitFollowersOfGonePods(NAMESPACE, "notification-service", timeoutMs);
+  }
+
+  /** {@link #awaitFollowersOfGonePods(long)} for the pods of {@code app} in {@code namespace}. */
+  void awaitFollowersOfGonePods(String namespace, String app, long timeoutMs) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     while (System.nanoTime() < deadline) {
       List<String> live = new ArrayList<>();
-      for (JsonObject pod : pods("notification-service")) {
+      for (JsonObject pod : pods(namespace, app)) {
         live.add(name(pod));
       }
-      boolean pending = followers.entrySet().stream().anyMatch(e -> !live.contains(e.getKey()) && e.getValue().isAlive());
+      // The Deployment's pods are named <app>-<hash>-<id>: the followers of other apps' pods are not waited for.
+      boolean pending = followers.entrySet().stream().anyMatch(e -> e.getKey().startsWith(app + "-")
+        && !live.contains(e.getKey()) && e.getValue().isAlive());
       if (!pending) {
         return;
       }
