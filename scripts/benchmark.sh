@@ -24,6 +24,8 @@
 #                                   every process and a profile of todo-api's sidecar (scripts/benchmark-cpu.sh)
 #   scripts/benchmark.sh hog        a CPU hog on every core for 5 s under 20 creates/s: how many creates are refused,
 #                                   for how long after it, and that nothing accepted is lost (scripts/benchmark-hog.sh)
+#   scripts/benchmark.sh complete   creates and completions (load/create-complete.js) at RATES=25,50,75,100: completions,
+#                                   charges and notifications a second, latency, CPU and RSS (scripts/benchmark-complete.sh)
 # Takes about 30 minutes with the defaults. All traffic goes to 127.0.0.1; every run is bounded by its duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +35,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ "${1:-}" = hog ] && exec "$ROOT/scripts/benchmark-hog.sh"
 # scripts/benchmark.sh cpu: the floor and todo-api, CPU per create of every process, daprd's profile (benchmark-cpu.sh)
 [ "${1:-}" = cpu ] && exec "$ROOT/scripts/benchmark-cpu.sh"
+# scripts/benchmark.sh complete: POST /tasks then PATCH to completed, completions/charges/notifications a second
+[ "${1:-}" = complete ] && exec "$ROOT/scripts/benchmark-complete.sh"
 SCRIPT_NAME=benchmark
 . "$ROOT/scripts/lib.sh"
 export K6_NO_USAGE_REPORT=true # k6 would send usage statistics to stats.grafana.org after each run
