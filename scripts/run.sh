@@ -10,7 +10,7 @@
 # <app-id>), notification-service's and billing-service's sidecars let only todo-api invoke them (dapr/security/),
 # and API tokens, new for each
 # start and kept in 0600 files under the run folder's secrets/, guard each sidecar's API (DAPR_API_TOKEN) and each
-# app's sidecar-only routes (APP_API_TOKEN). README, "Security model".
+# app's sidecar-only routes (APP_API_TOKEN). docs/security.md.
 #
 #   scripts/run.sh                 start, wait until ready, print a summary, stay in the foreground; Ctrl-C stops all
 #   scripts/run.sh --detach        the same, then return and leave it running; `scripts/run.sh stop` stops it
@@ -19,7 +19,7 @@
 #                                  your own `statestore` component (a folder of Dapr component files) instead of
 #                                  dapr/state-memory or dapr/state-redis; REDIS_HOST is set for it (envRef). Without
 #                                  outboxPublishPubsub/outboxPublishTopic todo-api refuses creates and completions
-#                                  (README, "Troubleshooting") and this says so instead of waiting for its readiness
+#                                  (docs/api.md, Troubleshooting) and this says so instead of waiting for its readiness
 #   scripts/run.sh --replicas 5    another number of notification-service replicas
 #   scripts/run.sh --insecure      no Sentry, no mTLS, no access control, no API tokens (for comparison only)
 #   scripts/run.sh --no-tracing    no Zipkin, sampling 0 in the sidecars, no tracer in the apps (for comparison)

@@ -112,7 +112,9 @@ if [ "${PREBUILD:-on}" != off ]; then
   say "the Go tools of layers 3 to 6 build in the background where missing (log: $prebuild_log)"
 fi
 
-if layer 1 "verticle unit tests and fat jars (mvn -B verify)"; then
+if layer 1 "README and docs (scripts/check-docs.py), verticle unit tests and fat jars (mvn -B verify)"; then
+  command -v python3 >/dev/null || apt_install python3
+  python3 scripts/check-docs.py
   mvn -B -ntp verify
 fi
 
@@ -193,7 +195,7 @@ if layer 4 "k6 load scripts, smoke-sized"; then
   [ "$counted" -eq "$sent" ] || die "Prometheus counted $counted POST /tasks of todo-api, k6 sent $sent"
   say "Prometheus counted the $sent POST /tasks that k6 sent (vertx_http_server_requests_total of todo-api)"
   # Dapr's own Grafana sidecar dashboard (in the module github.com/dapr/dapr@v1.18.3, grafana/), its variables and every
-  # panel's query, against this Prometheus: what a team importing it would see (no Grafana is built here; README).
+  # panel's query, against this Prometheus: what a team importing it would see (no Grafana is built here; docs/observability.md).
   dapr_dir=$(cd /tmp && GOFLAGS='' go mod download -json github.com/dapr/dapr@v1.18.3 \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   python3 scripts/check-dapr-dashboards.py --prometheus "$SMOKE_PROMETHEUS" \

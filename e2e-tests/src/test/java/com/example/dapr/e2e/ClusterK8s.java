@@ -493,7 +493,7 @@ class ClusterK8s {
     // made), and a refusal is one of the API's retryable answers with its JSON error, never a 500 or 502: 503
     // (CIRCUIT_OPEN and Retry-After when todo-api's breaker fails fast) or 504 SIDECAR_TIMEOUT (a save with no answer
     // within STATE_TIMEOUT_MS). Both are seen for a few seconds of a rollout on this 2-core node; a 504's task may be
-    // stored, which is why the README tells clients to retry with an Idempotency-Key.
+    // stored, which is why docs/api.md tells clients to retry with an Idempotency-Key.
     assertEquals(0, failures.getOrDefault(0, 0L), "every request was answered: " + failures);
     assertEquals(failures.values().stream().mapToLong(Long::longValue).sum(),
       failures.getOrDefault(503, 0L) + failures.getOrDefault(504, 0L), "any refusal is a 503 or a 504: " + failures);

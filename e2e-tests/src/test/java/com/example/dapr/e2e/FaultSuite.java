@@ -61,7 +61,7 @@ final class FaultSuite {
   /**
    * Runs {@code fault} under load and measures it; asserts nothing lost and, unless {@code killsReplicas}, nothing
    * delivered twice. A replica SIGKILLed between delivering a notification and recording its answer (one round trip)
-   * has it delivered again once its claim times out: README's "What a crash can lose"; those are reported.
+   * has it delivered again once its claim times out: docs/durability.md, "What a crash can lose"; those are reported.
    */
   Result run(String name, boolean killsReplicas, Fault fault) throws Exception {
     Result result;

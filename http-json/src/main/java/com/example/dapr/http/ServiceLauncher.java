@@ -28,10 +28,9 @@ import java.util.logging.Logger;
  * first argument), and on SIGTERM closes Vert.x (each verticle's stop: the graceful drain) and then the tracer, so
  * that the last spans are flushed.
  * <p>
- * Why not the launcher: it parses its command line with picocli, which builds its model by reflection over annotated
- * fields at every start. Measured with {@code -Xlog:class+load}: 0.20 to 0.25 s of a 0.75 s start to the first
- * answered {@code POST /tasks}, from a class-data archive or not, for options these services never take (they are
- * configured by environment variables alone). The exit codes are the launcher's: 15 when the verticle fails to deploy.
+ * Why not the launcher: it parses its command line with picocli, whose reflection at every start is a good part of
+ * the start (docs/running.md) for options these services never take: they are configured by environment variables
+ * alone. The exit codes are the launcher's: 15 when the verticle fails to deploy.
  */
 public final class ServiceLauncher {
 
@@ -52,7 +51,7 @@ public final class ServiceLauncher {
 
   public static void main(String[] args) {
     // Netty 4.2 reports every buffer allocation as a JFR event when JFR is available: the first buffer then starts
-    // JFR's machinery (about 70 ms of the start) for events nobody records. -Dio.netty.jfr.enabled=true turns it on.
+    // JFR's machinery, at start, for events nobody records. -Dio.netty.jfr.enabled=true turns it on.
     if (System.getProperty("io.netty.jfr.enabled") == null) {
       System.setProperty("io.netty.jfr.enabled", "false");
     }

@@ -25,8 +25,8 @@ import java.util.logging.Logger;
  * and it delivered nothing) and is taken over, with the claim's ETag so that only one replica does. So no
  * notification is lost to a replica or a store that fails; the price is the one window left: a replica that dies
  * between delivering and saving its answer (one round trip) has its notification delivered again after the timeout.
- * (Saving the answer before delivering, in one write, turns that window into a loss, and also loses a notification
- * whose save the store applied but failed to acknowledge: the fault suite saw both.) Two keys, because Redis refuses
+ * Saving the answer before delivering, in one write, would turn that window into a loss (docs/durability.md). Two
+ * keys, because Redis refuses
  * any later save of a key first written first-write unless it carries the key's ETag, which Dapr's save does not
  * answer.
  * <p>

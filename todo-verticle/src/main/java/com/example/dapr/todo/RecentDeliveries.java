@@ -10,9 +10,8 @@ import java.util.Map;
  * The ids of the notifications this process delivered, newest kept, oldest forgotten past {@code capacity}, and of
  * those it is sending right now, each with the attempt's future (true when it delivered). The outbox offers every
  * notification a second time about a second later; one found here is acknowledged, or waits for the attempt under
- * way, instead of being sent a second time beside it (under load a first attempt can take longer than the outbox's
- * second: two sends of one notification then cost twice, notification-service answers the later one
- * NOTIFICATION_IN_PROGRESS, and the outbox retries it, which made the load worse). One that is in neither (todo-api
+ * way, instead of being sent a second time beside it (docs/durability.md: why a second send beside the first makes a
+ * load worse). One that is in neither (todo-api
  * restarted, or another todo-api delivered it) is sent again, and notification-service answers it from its own record
  * without delivering it twice. Used from todo-api's one event loop only.
  */

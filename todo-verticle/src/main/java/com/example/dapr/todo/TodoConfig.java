@@ -4,7 +4,7 @@ import com.example.dapr.http.Env;
 import com.example.dapr.http.ServiceHttpServer;
 
 /**
- * Settings of todo-api, from environment variables with the seed's defaults; see the README's configuration table.
+ * Settings of todo-api, from environment variables with the seed's defaults; see docs/configuration.md.
  * Tests build one from a map with {@code TodoConfig.from(new Env(Map.of(...)))}.
  *
  * @param port              APP_PORT, 8000 (0 picks a free port)

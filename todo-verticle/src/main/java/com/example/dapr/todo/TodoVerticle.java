@@ -70,8 +70,7 @@ public class TodoVerticle extends VerticleBase {
     JsonErrors.install(router, failure -> SidecarErrors.toApi(failure, config.resilience().breakerResetMs()));
     router.route().handler(Observability::nameSpansByRoute);
     // While stopping, every answer closes its connection: a client then opens its next one to a pod still ready,
-    // instead of sending it on a kept-alive connection that the listener closes at the end of SHUTDOWN_DELAY_MS (seen
-    // in the cluster test: "Connection was closed" for requests sent just as a todo-api pod of a rollout stopped).
+    // instead of sending it on a kept-alive connection that the listener closes at the end of SHUTDOWN_DELAY_MS.
     router.route().handler(ctx -> {
       if (draining) {
         ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
@@ -168,7 +167,7 @@ public class TodoVerticle extends VerticleBase {
       .register("shutdown", promise -> promise.complete(draining ? Status.KO(new JsonObject().put("stopping", true))
         : Status.OK()))
       // tryComplete: when the sidecar is slower than the health check's own timeout, Vert.x has already completed the
-      // promise (as KO); completing it again threw "Result is already complete" (seen in the cluster under load).
+      // promise (as KO), and completing it again throws.
       .register("dapr-sidecar", promise -> sidecar.outboundHealth().onComplete(ar -> promise.tryComplete(ar.succeeded()
         ? Status.OK()
         : Status.KO(new JsonObject().put("error", String.valueOf(ar.cause().getMessage()))))))
