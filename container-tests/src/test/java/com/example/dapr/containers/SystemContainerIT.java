@@ -90,6 +90,11 @@ class SystemContainerIT {
   private static GenericContainer<?> todoApiSidecar;
   private static final List<GenericContainer<?>> REPLICAS = new ArrayList<>();
   private static GenericContainer<?> billing;
+  /**
+   * The two resource folders of scripts/run.sh for todo-api and the replicas: what every sidecar loads, and the state
+   * store (in-memory). billing-service's sidecar loads dapr/billing alone.
+   */
+  private static final List<String> RESOURCES = List.of("dapr/components", "dapr/state-memory");
 
   private static boolean dockerAvailable;
   private static Path nameResolution;
@@ -152,7 +157,8 @@ class SystemContainerIT {
         .withEnv("DAPR_API_TOKEN", NOTIFICATION_DAPR_TOKEN)
         .withEnv("APP_API_TOKEN", NOTIFICATION_APP_TOKEN);
       REPLICAS.add(replica);
-      sidecar("notification-" + k, "notification-service", 8001, NOTIFICATION_DAPR_TOKEN, NOTIFICATION_APP_TOKEN);
+      sidecar("notification-" + k, "notification-service", 8001, NOTIFICATION_DAPR_TOKEN, NOTIFICATION_APP_TOKEN,
+        RESOURCES);
     }
     // billing-service as scripts/run.sh runs it: its sidecar in namespace billing, with its ledger (dapr/billing) as
     // its only component and its access control (only todo-api of the namespace default may call it).
@@ -162,22 +168,15 @@ class SystemContainerIT {
       .withEnv("DAPR_HTTP_PORT", "3500")
       .withEnv("DAPR_API_TOKEN", BILLING_DAPR_TOKEN)
       .withEnv("APP_API_TOKEN", BILLING_APP_TOKEN);
-    CONTAINERS.add(daprd("billing-dapr", "billing-service", List.of("--app-port", "8002",
-        "--app-channel-address", "billing", "--resources-path", "/dapr/billing",
-        "--config", "/dapr/security/billing-service.yaml"))
-      .withEnv("NAMESPACE", "billing")
-      .withEnv("REDIS_HOST", "redis:6379")
-      .withEnv("DAPR_API_TOKEN", BILLING_DAPR_TOKEN)
-      .withEnv("APP_API_TOKEN", BILLING_APP_TOKEN)
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/billing")), "/dapr/billing")
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/security")), "/dapr/security"));
+    sidecar("billing", "billing-service", 8002, BILLING_DAPR_TOKEN, BILLING_APP_TOKEN, List.of("dapr/billing"))
+      .withEnv("NAMESPACE", "billing");
     todoApi = app("todo-api:" + IMAGE_TAG, "todo-api", 8000)
       .withEnv("BILLING_APP_ID", "billing-service.billing")
       .withEnv("DAPR_SIDECAR_IP", "todo-api-dapr")
       .withEnv("DAPR_HTTP_PORT", "3500")
       .withEnv("DAPR_API_TOKEN", TODO_DAPR_TOKEN)
       .withEnv("APP_API_TOKEN", TODO_APP_TOKEN);
-    todoApiSidecar = sidecar("todo-api", "todo-api", 8000, TODO_DAPR_TOKEN, TODO_APP_TOKEN);
+    todoApiSidecar = sidecar("todo-api", "todo-api", 8000, TODO_DAPR_TOKEN, TODO_APP_TOKEN, RESOURCES);
     CONTAINERS.forEach(GenericContainer::start);
   }
 
@@ -321,24 +320,29 @@ class SystemContainerIT {
   }
 
   /**
-   * The sidecar of {@code appId}'s container {@code appAlias}: as scripts/run.sh runs it, with both resource folders
-   * and, after dapr/config.yaml, the app's access control (dapr/security/{@code appId}.yaml: {@code --config} may be
+   * The sidecar of {@code appId}'s container {@code appAlias}: as scripts/run.sh runs it, with its resource folders
+   * ({@code resources}, paths under the repository, mounted at the same path under /) and, after dapr/config.yaml,
+   * the app's access control (dapr/security/{@code appId}.yaml: {@code --config} may be
    * repeated, the files are merged in order); {@code daprToken} is what its app must send, {@code appToken} what it
    * sends its app.
    */
   private static GenericContainer<?> sidecar(String appAlias, String appId, int appPort, String daprToken,
-                                             String appToken) {
-    GenericContainer<?> daprd = daprd(appAlias + "-dapr", appId, List.of("--app-port", String.valueOf(appPort),
-        "--app-channel-address", appAlias, "--resources-path", "/dapr/components",
-        "--resources-path", "/dapr/state-memory", "--config", "/dapr/security/" + appId + ".yaml"))
+                                             String appToken, List<String> resources) {
+    List<String> arguments = new ArrayList<>(List.of("--app-port", String.valueOf(appPort),
+      "--app-channel-address", appAlias));
+    for (String folder : resources) {
+      arguments.addAll(List.of("--resources-path", "/" + folder));
+    }
+    arguments.addAll(List.of("--config", "/dapr/security/" + appId + ".yaml"));
+    GenericContainer<?> daprd = daprd(appAlias + "-dapr", appId, arguments)
       // Read by the Redis-backed components (envRef), as scripts/run.sh passes it.
       .withEnv("REDIS_HOST", "redis:6379")
       .withEnv("DAPR_API_TOKEN", daprToken)
       .withEnv("APP_API_TOKEN", appToken)
-      // The two resource folders of scripts/run.sh: what every sidecar loads, and the state store (in-memory).
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/components")), "/dapr/components")
-      .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/state-memory")), "/dapr/state-memory")
       .withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve("dapr/security")), "/dapr/security");
+    for (String folder : resources) {
+      daprd.withCopyFileToContainer(MountableFile.forHostPath(ROOT.resolve(folder)), "/" + folder);
+    }
     CONTAINERS.add(daprd);
     return daprd;
   }

@@ -10,16 +10,11 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
-import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BillingE2E extends AgainstEmbeddedSystem {
 
-  private static final Pattern RECORDED = Pattern.compile("Charge recorded: (\\S+) \\(task_id=");
   private static final int RATE = 10;
 
   private FaultSuite suite;
@@ -77,7 +71,9 @@ class BillingE2E extends AgainstEmbeddedSystem {
     assertTrue(denied.bodyAsString().contains("PermissionDenied"), denied.bodyAsString());
 
     suite.pause(3_000); // the completion's outbox event, a second or so later, finds it charged already
-    assertEquals(Map.of(chargeId, 1), recorded(List.of(chargeId, again.getString("charge_id"))));
+    Map<String, Integer> logged = Receipts.charges(system.logs());
+    assertEquals(1, logged.getOrDefault(chargeId, 0), "Charge recorded lines of " + chargeId);
+    assertEquals(0, logged.getOrDefault(again.getString("charge_id"), 0), "the intruder's charge is not recorded");
   }
 
   @Test
@@ -135,7 +131,7 @@ class BillingE2E extends AgainstEmbeddedSystem {
     List<String> charges = outcomes.stream().filter(Completions.Outcome::accepted).map(Completions.Outcome::chargeId)
       .toList();
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-    Map<String, Integer> counts = recorded(charges);
+    Map<String, Integer> counts = Receipts.charges(system.logs());
     // A charge can be in the ledger without a "Charge recorded" line: billing-1 SIGKILLed after its sidecar saved it,
     // or the save's answer late past STATE_TIMEOUT_MS (seen when the outbox's backlog arrives as it comes back). The
     // next delivery is then answered from the ledger as a repeat. So what the lines do not show, the ledger is asked
@@ -154,7 +150,7 @@ class BillingE2E extends AgainstEmbeddedSystem {
       }
       loggedBefore = logged.size();
       suite.pause(1_000);
-      counts = recorded(charges);
+      counts = Receipts.charges(system.logs());
     }
     ledgerOnly.removeAll(counts.keySet());
     Map<String, Integer> finalCounts = counts;
@@ -192,23 +188,6 @@ class BillingE2E extends AgainstEmbeddedSystem {
       }
     }
     return found;
-  }
-
-  /** Of {@code chargeIds}, those billing-service logged as recorded, with how many times. */
-  private Map<String, Integer> recorded(List<String> chargeIds) throws IOException {
-    java.util.Set<String> wanted = new java.util.HashSet<>(chargeIds);
-    Map<String, Integer> counts = new HashMap<>();
-    try (var files = Files.list(system.logs())) {
-      for (Path log : files.filter(f -> f.getFileName().toString().matches("billing-\\d+\\.log")).toList()) {
-        for (String line : Files.readAllLines(log)) {
-          Matcher m = RECORDED.matcher(line);
-          if (m.find() && wanted.contains(m.group(1))) {
-            counts.merge(m.group(1), 1, Integer::sum);
-          }
-        }
-      }
-    }
-    return counts;
   }
 
   @FunctionalInterface

@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -459,7 +458,7 @@ class ClusterK8s {
       Thread.sleep(1_000);
       kube.awaitFollowersOfGonePods(5_000);
       Map<String, Integer> counts = Receipts.count(logs);
-      Set<String> recorded = recordedInRedis(ids.stream().filter(id -> !counts.containsKey(id)).toList());
+      Set<String> recorded = inRedis("notification-service||delivery-", ids.stream().filter(id -> !counts.containsKey(id)).toList());
       tally = Receipts.Tally.of(ids, counts, recorded::contains);
     }
     int stored = stored(todoApi, outcomes);
@@ -647,10 +646,10 @@ class ClusterK8s {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     while (System.nanoTime() < deadline) {
       kube.awaitFollowersOfGonePods(BILLING, "billing-service", 5_000);
-      counts = chargesRecorded(logs);
+      counts = Receipts.charges(logs);
       Map<String, Integer> logged = counts;
       // A pod stopped between its sidecar's save and its log line leaves the charge in the ledger only.
-      ledgerOnly = inLedger(charges.stream().filter(c -> !logged.containsKey(c)).toList());
+      ledgerOnly = inRedis("billing-service||charge-", charges.stream().filter(c -> !logged.containsKey(c)).toList());
       if (charges.stream().filter(c -> !logged.containsKey(c)).allMatch(ledgerOnly::contains)) {
         break;
       }
@@ -709,43 +708,6 @@ class ClusterK8s {
       """.formatted(namespace, appId);
   }
 
-  /** {charge_id: how many "Charge recorded" lines} in the followed billing-service logs of {@code dir}. */
-  private static Map<String, Integer> chargesRecorded(Path dir) throws Exception {
-    Pattern recorded = Pattern.compile("Charge recorded: (\\S+) \\(task_id=");
-    Map<String, Integer> counts = new HashMap<>();
-    try (var files = Files.list(dir)) {
-      for (Path log : files.filter(f -> f.getFileName().toString().endsWith(".log")).toList()) {
-        for (String line : Files.readAllLines(log)) {
-          Matcher m = recorded.matcher(line);
-          if (m.find()) {
-            counts.merge(m.group(1), 1, Integer::sum);
-          }
-        }
-      }
-    }
-    return counts;
-  }
-
-  /** Of {@code chargeIds}, those billing-service's ledger holds in the cluster's Redis. */
-  private static Set<String> inLedger(List<String> chargeIds) throws Exception {
-    if (chargeIds.isEmpty()) {
-      return Set.of();
-    }
-    StringBuilder commands = new StringBuilder();
-    for (String id : chargeIds) {
-      commands.append("EXISTS \"billing-service||charge-").append(id).append("\"\n");
-    }
-    List<String> answers = kube.kubectlWithInput(commands.toString(), "-n", Kube.NAMESPACE, "exec", "-i",
-      "deploy/redis", "--", "sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec redis-cli").lines().toList();
-    Set<String> found = new HashSet<>();
-    for (int i = 0; i < chargeIds.size() && i < answers.size(); i++) {
-      if (answers.get(i).trim().equals("1")) {
-        found.add(chargeIds.get(i));
-      }
-    }
-    return found;
-  }
-
   /**
    * As an operator does between two disruptions: waits until the pods replaced are gone (a Deployment is rolled out
    * before its old pods finished terminating) and every notification is delivered at once again.
@@ -761,24 +723,27 @@ class ClusterK8s {
     steps.add(String.format("settled %.1f s later", (traffic.nowMs() - t) / 1000.0));
   }
 
-  /** Of {@code notificationIds}, those whose delivery record notification-service keeps in the cluster's Redis. */
-  private static Set<String> recordedInRedis(List<String> notificationIds) throws Exception {
-    if (notificationIds.isEmpty()) {
+  /**
+   * Of {@code ids}, those whose key {@code <prefix><id>} the cluster's Redis holds: notification-service's delivery
+   * records ({@code notification-service||delivery-}), billing-service's ledger ({@code billing-service||charge-}).
+   */
+  private static Set<String> inRedis(String prefix, List<String> ids) throws Exception {
+    if (ids.isEmpty()) {
       return Set.of();
     }
     StringBuilder commands = new StringBuilder();
-    for (String id : notificationIds) {
-      commands.append("EXISTS \"notification-service||delivery-").append(id).append("\"\n");
+    for (String id : ids) {
+      commands.append("EXISTS \"").append(prefix).append(id).append("\"\n");
     }
     List<String> answers = kube.kubectlWithInput(commands.toString(), "-n", Kube.NAMESPACE, "exec", "-i",
       "deploy/redis", "--", "sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec redis-cli").lines().toList();
-    Set<String> recorded = new HashSet<>();
-    for (int i = 0; i < notificationIds.size() && i < answers.size(); i++) {
+    Set<String> found = new HashSet<>();
+    for (int i = 0; i < ids.size() && i < answers.size(); i++) {
       if (answers.get(i).trim().equals("1")) {
-        recorded.add(notificationIds.get(i));
+        found.add(ids.get(i));
       }
     }
-    return recorded;
+    return found;
   }
 
   /** How many of the accepted tasks todo-api answers {@code GET /tasks/{id}} for with 200. */

@@ -13,22 +13,36 @@ import java.util.stream.Stream;
 /**
  * What the notification-service replicas received, counted at the receiving end: every replica logs
  * {@code Notification received: ... notification_id=<id> ...} once per delivery, and its log file outlives a killed
- * process (a restarted replica appends to it), so the count by id covers every life of every replica.
+ * process (a restarted replica appends to it), so the count by id covers every life of every replica. The same for
+ * billing-service's charges.
  */
 final class Receipts {
 
   private static final Pattern RECEIVED = Pattern.compile("Notification received: .*notification_id=([^,)]+)");
+  private static final Pattern CHARGED = Pattern.compile("Charge recorded: (\\S+) \\(task_id=");
 
   private Receipts() {
   }
 
   /** Notification id to how many times a replica received it, from {@code logs/notification-<k>.log}. */
   static Map<String, Integer> count(Path logs) throws IOException {
+    return count(logs, "notification-\\d+\\.log", RECEIVED);
+  }
+
+  /**
+   * Charge id to how many times billing-service recorded it ({@code Charge recorded: <charge_id> (task_id=...)}, once
+   * per charge), from {@code logs/billing-<k>.log}.
+   */
+  static Map<String, Integer> charges(Path logs) throws IOException {
+    return count(logs, "billing-\\d+\\.log", CHARGED);
+  }
+
+  private static Map<String, Integer> count(Path logs, String files, Pattern line) throws IOException {
     Map<String, Integer> counts = new HashMap<>();
-    try (Stream<Path> files = Files.list(logs)) {
-      for (Path log : files.filter(f -> f.getFileName().toString().matches("notification-\\d+\\.log")).toList()) {
-        for (String line : Files.readAllLines(log)) {
-          Matcher m = RECEIVED.matcher(line);
+    try (Stream<Path> found = Files.list(logs)) {
+      for (Path log : found.filter(f -> f.getFileName().toString().matches(files)).toList()) {
+        for (String text : Files.readAllLines(log)) {
+          Matcher m = line.matcher(text);
           if (m.find()) {
             counts.merge(m.group(1), 1, Integer::sum);
           }
